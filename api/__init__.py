@@ -1,0 +1,1 @@
+"""The edges: HTTP (JSON and FHIR) and the command line. Nothing imports this package."""

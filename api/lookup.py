@@ -1,0 +1,50 @@
+"""A concept as people and interface engines want to see it: one plain dict for CLI and HTTP."""
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from terminology import queries
+from terminology.systems import RXNORM, SNOMED, canonical_system
+
+__all__ = ["lookup_view"]
+
+#: Relationship types worth naming in a lookup, by system.
+_NAMED_RELATIONSHIPS = {
+    SNOMED: {"127489000": "has active ingredient", "762949000": "has precise active ingredient",
+             "738774007": "is modification of", "726542003": "has disposition"},
+    RXNORM: {"has_ingredient": "has ingredient", "has_ingredients": "has ingredients",
+             "has_precise_ingredient": "has precise ingredient", "has_tradename": "has tradename",
+             "tradename_of": "tradename of", "consists_of": "consists of", "has_dose_form": "has dose form",
+             "ingredient_of": "ingredient of", "has_form": "has form", "form_of": "form of"},
+}
+
+
+def lookup_view(connection: Connection, system: str, code: str) -> dict:
+    """Everything `termmap lookup` shows, as plain data."""
+    canonical = canonical_system(system)
+    concept = queries.require_concept(connection, canonical, code)
+    names = _NAMED_RELATIONSHIPS.get(canonical, {})
+    rels = [r for r in queries.related(connection, canonical, code) if r.type in names]
+    return {
+        "system": canonical,
+        "code": concept.code,
+        "display": concept.display,
+        "active": concept.active,
+        "kind": concept.kind,
+        "designations": [
+            {"term": d.term, "type": d.type, "language": d.language, "preferred": d.preferred}
+            for d in queries.designations(connection, canonical, code)
+        ],
+        "parents": [{"code": p.code, "display": p.display} for p in queries.parents(connection, canonical, code)],
+        "relationships": [
+            {"type": names[r.type], "code": r.target, "display": r.target_display} for r in rels
+        ],
+        "historical": [
+            {"type": a.type, "code": a.target, "display": a.target_display}
+            for a in queries.associations(connection, canonical, code)
+        ],
+        "crosswalks": [
+            {"system": x.other_system, "code": x.other_code, "display": x.other_display, "kind": x.kind}
+            for x in queries.crosswalks_from(connection, canonical, code)
+        ],
+    }

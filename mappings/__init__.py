@@ -1,0 +1,1 @@
+"""Translation rules, curated mappings and the review queue. Reads `terminology`; never imports `api`."""
