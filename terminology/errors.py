@@ -11,9 +11,14 @@
     │   ├── UnreadableEncoding    bytes that do not decode in the expected encoding
     │   ├── MissingColumn         a required column is not in the header
     │   └── ConflictingRow        the same code twice with different content
-    └── LookupFailure             a question about the store that has no answer
-        ├── UnknownSystem         a code system the store does not know
-        └── UnknownConcept        a code the system's active release does not hold
+    ├── LookupFailure             a question about the store that has no answer
+    │   ├── UnknownSystem         a code system the store does not know
+    │   └── UnknownConcept        a code the system's active release does not hold
+    ├── MappingError              curated mappings
+    │   ├── UnknownMapping        no mapping with that id
+    │   └── StaleMappingVersion   an edit based on a version someone else has replaced
+    └── InvalidRequest            a request that cannot be answered as asked (names the problem)
+        └── UnknownTargetSystem   a target system with no loaded release
 
 Only `api/` turns these into HTTP statuses, FHIR OperationOutcomes or CLI messages.
 """
@@ -36,6 +41,11 @@ __all__ = [
     "LookupFailure",
     "UnknownSystem",
     "UnknownConcept",
+    "MappingError",
+    "UnknownMapping",
+    "StaleMappingVersion",
+    "InvalidRequest",
+    "UnknownTargetSystem",
 ]
 
 
@@ -113,3 +123,41 @@ class UnknownConcept(LookupFailure):
         self.system = system
         self.code = code
         super().__init__(f"code {code!r} is not in the active release of {system}")
+
+
+class MappingError(TermmapError):
+    """A problem with curated mappings."""
+
+
+class UnknownMapping(MappingError):
+    """No curated mapping has that id."""
+
+    def __init__(self, mapping_id: str) -> None:
+        self.mapping_id = mapping_id
+        super().__init__(f"no curated mapping {mapping_id!r}")
+
+
+class StaleMappingVersion(MappingError):
+    """An edit based on a version that someone else has since replaced."""
+
+    def __init__(self, mapping_id: str, based_on: int, current: int, author: str, when: str) -> None:
+        self.mapping_id, self.based_on, self.current, self.author, self.when = mapping_id, based_on, current, author, when
+        super().__init__(
+            f"mapping {mapping_id} was changed by {author} at {when} (now version {current}); "
+            f"your edit was based on version {based_on}: reload and edit again"
+        )
+
+
+class InvalidRequest(TermmapError):
+    """A request that cannot be answered as asked."""
+
+
+class UnknownTargetSystem(InvalidRequest):
+    """A target system termmap has no release for."""
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        super().__init__(
+            f"unknown target system {system!r}: no release of it is loaded "
+            "(load one with `termmap load`, or name a loaded system)"
+        )

@@ -1,0 +1,97 @@
+"""Tables of the mapping layer: curated mapping versions, the review queue, idempotent requests.
+
+They share the store's `MetaData` so one alembic history migrates everything. Curated mappings
+are append-only: a change is a new row in `mapping_versions` (with its targets), never an update.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from terminology.schema import metadata
+
+__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "idempotent_requests"]
+
+mapping_versions = Table(
+    "mapping_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mapping_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source_system", String(255), nullable=False),
+    Column("source_code", String(128), nullable=False),  # '' for a text-only mapping
+    Column("source_text_norm", Text, nullable=False),  # '' when the code alone identifies the source
+    Column("context", String(16), nullable=False),
+    Column("target_system", String(255), nullable=False),
+    Column("decision", String(16), nullable=False),  # mapped | no-map | retired
+    Column("author", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("origin", String(255), nullable=False),  # review:<entry id>, import:<file or ConceptMap url>, api
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("mapping_id", "version"),
+    Index(None, "source_system", "source_code", "context", "target_system"),
+    Index(None, "source_system", "source_text_norm", "context", "target_system"),
+)
+
+mapping_targets = Table(
+    "mapping_targets",
+    metadata,
+    Column("version_row", Integer, ForeignKey("mapping_versions.id"), nullable=False),
+    Column("system", String(255), nullable=False),
+    Column("code", String(128), nullable=False),
+    Column("display", Text),
+    Column("relationship", String(40), nullable=False),
+    Index(None, "version_row"),
+    Index(None, "system", "code"),
+)
+
+review_entries = Table(
+    "review_entries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source_system", String(255), nullable=False),  # '' when the sender named none
+    Column("source_code", String(128), nullable=False),  # '' when only text came
+    Column("text_norm", Text, nullable=False),
+    Column("context", String(16), nullable=False),
+    Column("original", JSON, nullable=False),  # the first request's source + text exactly as received
+    Column("target_system", String(255), nullable=False),
+    Column("reason", String(16), nullable=False),  # unmapped | unvalidated
+    Column("status", String(16), nullable=False),  # open | claimed | decided
+    Column("occurrences", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source_system", "source_code", "text_norm", "context"),
+    Index(None, "status", "occurrences"),
+)
+
+review_senders = Table(
+    "review_senders",
+    metadata,
+    Column("entry_id", String(36), ForeignKey("review_entries.id"), nullable=False),
+    Column("sender", String(255), nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("entry_id", "sender"),
+)
+
+idempotent_requests = Table(
+    "idempotent_requests",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("route", String(255), primary_key=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
