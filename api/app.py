@@ -4,22 +4,41 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from terminology.database import create_store_engine, require_current_schema
-from terminology.errors import StoreError, TermmapError, UnknownConcept, UnknownSystem
+from terminology.errors import (
+    InvalidRequest,
+    StoreError,
+    StoreUnavailable,
+    TermmapError,
+    UnknownConcept,
+    UnknownSystem,
+    UnknownTargetSystem,
+)
 from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
+from . import translate_routes
 from .lookup import lookup_view
+from .metrics import Metrics
+from .observability import RequestLog
+from .wire import WIRE_COMPONENTS
 
 __all__ = ["create_app"]
 
 #: Domain errors -> HTTP status; anything else a TermmapError is 400.
-STATUS_FOR: dict[type[TermmapError], int] = {UnknownSystem: 404, UnknownConcept: 404, StoreError: 503}
+STATUS_FOR: dict[type[TermmapError], int] = {
+    UnknownTargetSystem: 404,
+    UnknownSystem: 404,
+    UnknownConcept: 404,
+    InvalidRequest: 422,
+    StoreError: 503,
+}
 
 
 def _status(exc: TermmapError) -> int:
@@ -36,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or create_store_engine(settings.database_url)
+        app.state.metrics = Metrics(app.state.engine)
         try:
             yield
         finally:
@@ -53,6 +73,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(TermmapError)
     async def _domain_error(request: Request, exc: TermmapError) -> JSONResponse:
         return ORJSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
+        message = f"the store is unavailable: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+        return ORJSONResponse({"error": StoreUnavailable.__name__, "message": message}, status_code=503)
+
+    app.add_middleware(RequestLog)
+    app.include_router(translate_routes.router)
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
@@ -79,4 +111,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         with request.app.state.engine.connect() as connection:
             return lookup_view(connection, system, code)
 
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(WIRE_COMPONENTS)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -24,6 +23,7 @@ from terminology.settings import get_settings
 from terminology.systems import canonical_system
 
 from .lookup import lookup_view
+from .observability import configure_logging
 
 app = typer.Typer(
     name="termmap",
@@ -78,11 +78,8 @@ def _main(
 ) -> None:
     """Settings come from `TERMMAP_*` environment variables; the store is `TERMMAP_DATABASE_URL`."""
     settings = get_settings()
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_format, "DEBUG" if verbose else settings.log_level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -250,6 +247,7 @@ def lookup(
     for title, key, fmt in (
         ("designations", "designations", lambda d: f"{'*' if d['preferred'] else ' '} {d['term']}  [dim]{d['type']}[/]"),
         ("parents", "parents", lambda p: f"{p['code']} {p['display']}"),
+        ("ingredients", "ingredients", lambda i: f"{i['code']} {i['display']}  [dim]{i['kind'] or ''}[/]"),
         ("relationships", "relationships", lambda r: f"{r['type']}: {r['code']} {r['display'] or ''}"),
         ("historical", "historical", lambda a: f"{a['type']}: {a['code']} {a['display'] or ''}"),
         ("crosswalks", "crosswalks", lambda x: f"{x['system']} {x['code']} {x['display'] or ''}  [dim]{x['kind']}[/]"),

@@ -36,6 +36,10 @@ def lookup_view(connection: Connection, system: str, code: str) -> dict:
             for d in queries.designations(connection, canonical, code)
         ],
         "parents": [{"code": p.code, "display": p.display} for p in queries.parents(connection, canonical, code)],
+        "ingredients": [
+            {"code": c.code, "display": c.display, "kind": c.kind}
+            for c in queries.ingredients(connection, canonical, code)
+        ],
         "relationships": [
             {"type": names[r.type], "code": r.target, "display": r.target_display} for r in rels
         ],

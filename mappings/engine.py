@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from terminology import queries
 from terminology.errors import UnknownTargetSystem
 from terminology.model import Concept
+from terminology.queries import RXNORM_PRODUCT_TTYS, SNOMED_PRODUCT_TAGS
 from terminology.releases import active_release_ids, list_releases
 from terminology.search import search
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system
@@ -45,16 +46,10 @@ from .translation import (
     normalise_ndc,
 )
 
-__all__ = ["translate", "RXNORM_PRODUCT_TTYS", "RXNORM_INGREDIENT_TTYS", "SNOMED_PRODUCT_TAGS"]
+__all__ = ["translate"]
 
 logger = logging.getLogger(__name__)
 
-RXNORM_INGREDIENT_TTYS = frozenset({"IN", "PIN", "MIN"})
-RXNORM_PRODUCT_TTYS = frozenset({"SCD", "SBD", "BN", "SCDC", "SBDC", "GPCK", "BPCK", "SCDF", "SBDF", "SCDG", "SBDG"})
-#: RXNREL relations walked from a product towards its ingredients.
-_TOWARDS_INGREDIENT = ("consists_of", "tradename_of", "has_ingredient", "has_ingredients", "contains", "isa", "has_part")
-SNOMED_PRODUCT_TAGS = frozenset({"product", "medicinal product", "medicinal product form", "clinical drug", "real clinical drug"})
-_SNOMED_HAS_ACTIVE_INGREDIENT = ("127489000", "762949000")  # has active ingredient; has precise active ingredient
 _VALIDATED_ASSOCIATIONS = frozenset({"SAME AS", "REPLACED BY"})
 NEGATION_RULESET = "termmap negation rules v1"
 
@@ -205,7 +200,7 @@ def _reach(connection, releases, system, code, target, context, steps, validated
         sources = [concept]
         extra: tuple[str, ...] = ()
         if is_allergy and concept.kind in RXNORM_PRODUCT_TTYS:
-            ingredients = _rxnorm_ingredients(connection, concept.code)
+            ingredients = queries.ingredients(connection, RXNORM, concept.code)
             sources, extra = ingredients, (f"ingredient: {concept.kind} {concept.code} -> {', '.join(c.code for c in ingredients)}",)
         matches = []
         for source in sources:
@@ -217,7 +212,7 @@ def _reach(connection, releases, system, code, target, context, steps, validated
         sources = [concept]
         extra = ()
         if is_allergy and _is_product(concept):
-            sources = _snomed_ingredients(connection, concept.code)
+            sources = queries.ingredients(connection, SNOMED, concept.code)
             extra = (f"ingredient: product {concept.code} -> {', '.join(c.code for c in sources)}",)
         matches = []
         for source in sources:
@@ -262,42 +257,10 @@ def _is_product(concept: Concept) -> bool:
 
 def _ingredients(connection, releases, concept: Concept) -> list[Match]:
     """A product's ingredients in its own system, as ingredient-rule matches."""
-    found = _rxnorm_ingredients(connection, concept.code) if concept.system == RXNORM \
-        else _snomed_ingredients(connection, concept.code)
+    found = queries.ingredients(connection, concept.system, concept.code)
     step = f"ingredient: {concept.kind} {concept.code} -> {', '.join(c.code for c in found)}"
     return [Match(c.system, c.code, c.display, Relationship.SOURCE_NARROWER, True, Rule.INGREDIENT,
                   releases.label(c.system), None, (step,)) for c in found]
-
-
-def _rxnorm_ingredients(connection, rxcui: str, depth: int = 4) -> list[Concept]:
-    """IN concepts reached from a product through RXNREL (PIN/MIN only when no IN is reachable)."""
-    seen, frontier, found = {rxcui}, [rxcui], {}
-    for _ in range(depth):
-        following = []
-        for code in frontier:
-            for rel in queries.related(connection, RXNORM, code, _TOWARDS_INGREDIENT):
-                if rel.target in seen:
-                    continue
-                seen.add(rel.target)
-                concept = queries.concept(connection, RXNORM, rel.target)
-                if concept is None:
-                    continue
-                if concept.kind in RXNORM_INGREDIENT_TTYS:
-                    found[concept.code] = concept
-                    if concept.kind == "MIN":
-                        following.append(concept.code)  # MIN has_part IN
-                else:
-                    following.append(concept.code)
-        frontier = following
-    ins = [c for c in found.values() if c.kind == "IN"]
-    return sorted(ins or found.values(), key=lambda c: c.display)
-
-
-def _snomed_ingredients(connection, code: str) -> list[Concept]:
-    rels = queries.related(connection, SNOMED, code, _SNOMED_HAS_ACTIVE_INGREDIENT)
-    base = [r for r in rels if r.type == _SNOMED_HAS_ACTIVE_INGREDIENT[0]] or rels
-    concepts = [queries.concept(connection, SNOMED, r.target) for r in base]
-    return sorted({c.code: c for c in concepts if c is not None}.values(), key=lambda c: c.display)
 
 
 def _rxnorm_to_snomed(connection, releases, concept: Concept, steps, validated) -> list[Match]:

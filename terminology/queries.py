@@ -10,7 +10,7 @@ from .errors import UnknownConcept, UnknownSystem
 from .model import Association, Concept, Crosswalk, Designation, Relationship
 from .normalise import normalise_term
 from .releases import active_release_ids
-from .systems import canonical_system
+from .systems import RXNORM, canonical_system
 
 __all__ = [
     "SNOMED_IS_A",
@@ -25,12 +25,25 @@ __all__ = [
     "crosswalks_from",
     "crosswalks_to",
     "find_by_term",
+    "ingredients",
+    "RXNORM_INGREDIENT_TTYS",
+    "RXNORM_PRODUCT_TTYS",
+    "SNOMED_PRODUCT_TAGS",
 ]
 
 #: SNOMED CT's |Is a| relationship type.
 SNOMED_IS_A = "116680003"
 #: RxNorm's own is-a (RXNREL RELA `isa`, between RxNorm concepts).
 RXNORM_IS_A = "isa"
+
+RXNORM_INGREDIENT_TTYS = frozenset({"IN", "PIN", "MIN"})
+RXNORM_PRODUCT_TTYS = frozenset({"SCD", "SBD", "BN", "SCDC", "SBDC", "GPCK", "BPCK", "SCDF", "SBDF", "SCDG", "SBDG"})
+#: RXNREL relations walked from a product towards its ingredients.
+_TOWARDS_INGREDIENT = ("consists_of", "tradename_of", "has_ingredient", "has_ingredients", "contains", "isa", "has_part")
+#: SNOMED CT semantic tags of products.
+SNOMED_PRODUCT_TAGS = frozenset({"product", "medicinal product", "medicinal product form", "clinical drug", "real clinical drug"})
+#: SNOMED CT |Has active ingredient| and |Has precise active ingredient|.
+SNOMED_ACTIVE_INGREDIENT = ("127489000", "762949000")
 
 _c = schema.concepts
 
@@ -180,3 +193,42 @@ def find_by_term(
         .limit(limit)
     )
     return [(_to_concept(by_id[row.release_id], row), row.term) for row in rows]
+
+
+def ingredients(connection: Connection, system: str, code: str) -> list[Concept]:
+    """The ingredients of a product, sorted by display; empty for a concept that is not a product.
+
+    RxNorm: RXNREL walked from the product (consists_of, tradename_of, has_ingredient, contains, isa,
+    has_part) to IN concepts; PIN/MIN only when no IN is reachable. SNOMED CT: |Has active
+    ingredient| targets, or |Has precise active ingredient| when a product has none of the former.
+    """
+    canonical = canonical_system(system)
+    if canonical == RXNORM:
+        return _rxnorm_ingredients(connection, code)
+    rels = related(connection, canonical, code, SNOMED_ACTIVE_INGREDIENT)
+    base = [r for r in rels if r.type == SNOMED_ACTIVE_INGREDIENT[0]] or rels
+    found = [concept(connection, canonical, r.target) for r in base]
+    return sorted({c.code: c for c in found if c is not None}.values(), key=lambda c: c.display)
+
+
+def _rxnorm_ingredients(connection: Connection, rxcui: str, depth: int = 4) -> list[Concept]:
+    seen, frontier, found = {rxcui}, [rxcui], {}
+    for _ in range(depth):
+        following = []
+        for code in frontier:
+            for rel in related(connection, RXNORM, code, _TOWARDS_INGREDIENT):
+                if rel.target in seen:
+                    continue
+                seen.add(rel.target)
+                target = concept(connection, RXNORM, rel.target)
+                if target is None:
+                    continue
+                if target.kind in RXNORM_INGREDIENT_TTYS:
+                    found[target.code] = target
+                    if target.kind == "MIN":
+                        following.append(target.code)  # a MIN has_part its INs
+                else:
+                    following.append(target.code)
+        frontier = following
+    ins = [c for c in found.values() if c.kind == "IN"]
+    return sorted(ins or found.values(), key=lambda c: c.display)

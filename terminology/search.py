@@ -62,8 +62,13 @@ def search(
     if not by_id or not needle:
         return []
     d, c = schema.designations, schema.concepts
-    tokens = sorted(set(needle.split()), key=len, reverse=True)
-    conditions = [d.c.term_norm == needle] + [d.c.term_norm.contains(token, autoescape=True) for token in tokens[:2]]
+    tokens = sorted(set(needle.split()), key=len, reverse=True)[:2]
+    # Exact term, then terms holding a whole token, then terms holding a token's 4-letter stem
+    # (a misspelling seldom starts wrong: "amoxycilin" still finds "amoxicillin").
+    stems = [token[:4] for token in tokens if len(token) > 4]
+    conditions = [d.c.term_norm == needle] + [
+        d.c.term_norm.contains(part, autoescape=True) for part in dict.fromkeys(tokens + stems)
+    ]
     found: list[tuple[Concept, str]] = []
     for condition in conditions:
         rows = connection.execute(
@@ -77,6 +82,5 @@ def search(
         )
         if len(found) >= pool:
             break
-    # Short tokens (e.g. "pcn") rarely appear inside terms; rapidfuzz over the pool still ranks what came back.
     return rank_candidates(text, found, limit)
 

@@ -89,3 +89,60 @@ def sqlite_store(tmp_path) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+DEMO = PROJECT / "demo"
+DEMO_LOCAL_SYSTEM = "https://demo-hospital.example.org/fhir/CodeSystem/allergens"
+DEMO_FORMULARY_SYSTEM = "https://demo-hospital.example.org/fhir/CodeSystem/formulary"
+
+
+def load_demo(engine: Engine) -> None:
+    """Load the project's demo set (SNOMED CT RF2, RxNorm RRF, two local tables) into `engine`."""
+    from loaders.local_table import ColumnMap, load_local_table
+    from loaders.rf2 import load_rf2
+    from loaders.rxnorm_rrf import load_rxnorm
+
+    load_rf2(engine, DEMO / "snomed")
+    load_rxnorm(engine, DEMO / "rxnorm")
+    for table, system in (("allergens", DEMO_LOCAL_SYSTEM), ("pharmacy_formulary", DEMO_FORMULARY_SYSTEM)):
+        load_local_table(engine, DEMO / "local" / f"{table}.csv", system,
+                         ColumnMap.from_file(DEMO / "local" / f"{table}.columns.yaml"))
+
+
+@pytest.fixture(scope="session")
+def _demo_sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    engine = create_store_engine(f"sqlite:///{path}")
+    migrate(engine)
+    load_demo(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_sqlite(_demo_sqlite_template, tmp_path) -> Iterator[Engine]:
+    """A SQLite store holding the demo set (a fresh copy per test)."""
+    import shutil
+
+    copy = tmp_path / "demo.db"
+    shutil.copyfile(_demo_sqlite_template, copy)
+    engine = create_store_engine(f"sqlite:///{copy}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def demo_store(request, tmp_path) -> Iterator[Engine]:
+    """A store holding the demo set, on SQLite (a copy) and on PostgreSQL (loaded into a fresh schema)."""
+    if request.param == "sqlite":
+        engine_iter = request.getfixturevalue("demo_sqlite")
+        yield engine_iter
+        return
+    for url in _postgres_store_url():
+        engine = create_store_engine(url)
+        migrate(engine)
+        load_demo(engine)
+        yield engine
+        engine.dispose()

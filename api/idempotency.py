@@ -1,0 +1,49 @@
+"""Idempotency-Key: a retried POST returns the stored answer and counts nothing twice.
+
+The stored answer is written in the same transaction as the work it answers (review-queue
+counts included): either both are committed or neither is. The same key with another body
+is refused with 422.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, insert, select
+
+from mappings.tables import idempotent_requests
+from terminology.errors import InvalidRequest
+
+__all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest"]
+
+
+class IdempotencyConflict(InvalidRequest):
+    """The key was used before with a different body."""
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def find_stored(connection: Connection, key: str, route: str, digest: str) -> tuple[int, bytes] | None:
+    """The stored answer for this key and route, or None; `IdempotencyConflict` if the body differs."""
+    row = connection.execute(
+        select(idempotent_requests).where(idempotent_requests.c.key == key, idempotent_requests.c.route == route)
+    ).first()
+    if row is None:
+        return None
+    if row.body_sha256 != digest:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {key!r} was already used on {route} with a different body; use a new key for a new request"
+        )
+    return row.status_code, row.response.encode()
+
+
+def store_response(connection: Connection, key: str, route: str, digest: str, status: int, response: bytes) -> None:
+    """Record the answer to a keyed request (in the caller's transaction)."""
+    connection.execute(
+        insert(idempotent_requests).values(
+            key=key, route=route, body_sha256=digest, status_code=status, response=response.decode(),
+            created_at=datetime.now(timezone.utc),
+        )
+    )

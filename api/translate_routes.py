@@ -1,0 +1,108 @@
+"""`POST /v1/translate` and `POST /v1/translate/batch`: the interface transformers' path."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from mappings.engine import translate
+from terminology.errors import TermmapError
+
+from .idempotency import body_digest, find_stored, store_response
+from .wire import BATCH_SCHEMA, TRANSLATE_SCHEMA, decode_batch, decode_translate, translation_json
+
+__all__ = ["router", "MAX_BATCH"]
+
+router = APIRouter(tags=["translate"])
+MAX_BATCH = 10_000
+
+_RESPONSES = {
+    200: {"description": "mapped, unvalidated (queued) or unmapped (queued, with candidates): never dropped"},
+    404: {"description": "unknown target system"},
+    422: {"description": "invalid request, or an Idempotency-Key reused with another body"},
+}
+
+
+def _idempotent(request: Request, route: str, body: bytes, work: Callable) -> Response:
+    """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction."""
+    engine = request.app.state.engine
+    key = request.headers.get("idempotency-key")
+    digest = body_digest(body) if key else ""
+    try:
+        with engine.begin() as connection:
+            if key:
+                stored = find_stored(connection, key, route, digest)
+                if stored is not None:
+                    return Response(stored[1], status_code=stored[0], media_type="application/json",
+                                    headers={"Idempotent-Replayed": "true"})
+            status, payload = work(connection)
+            encoded = orjson.dumps(payload)
+            if key:
+                store_response(connection, key, route, digest, status, encoded)
+    except IntegrityError:
+        if not key:
+            raise
+        # A concurrent request with the same key committed first: its answer is the answer.
+        with engine.connect() as connection:
+            stored = find_stored(connection, key, route, digest)
+        if stored is None:
+            raise
+        return Response(stored[1], status_code=stored[0], media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
+    return Response(encoded, status_code=status, media_type="application/json")
+
+
+@router.post("/v1/translate", openapi_extra={"requestBody": TRANSLATE_SCHEMA}, responses=_RESPONSES)
+async def translate_one(request: Request) -> Response:
+    """Translate one allergy or medication code (or text) into `target_system`.
+
+    `source.code` or `text` may be missing, not both. The answer says `mapped` (validated),
+    `unvalidated` or `unmapped`; the last two carry a review-queue entry, and `unmapped`
+    carries ranked candidates (suggestions, never matches). `original` echoes what was sent.
+    Send an `Idempotency-Key` header to make retries safe.
+    """
+    body = await request.body()
+    parsed = decode_translate(body)
+    metrics = request.app.state.metrics
+
+    def work(connection):
+        result = translate(connection, parsed)
+        metrics.count(result, parsed.context.value)
+        return 200, translation_json(result)
+
+    with metrics.latency.labels("translate").time():
+        return await _run(request, "/v1/translate", body, work)
+
+
+@router.post("/v1/translate/batch", openapi_extra={"requestBody": BATCH_SCHEMA}, responses=_RESPONSES)
+async def translate_batch(request: Request) -> Response:
+    """Translate up to 10,000 items; answers come in the same order.
+
+    An invalid item gets `{"error": {...}}` in its slot and does not fail the others.
+    """
+    body = await request.body()
+    items = decode_batch(body, MAX_BATCH)
+    metrics = request.app.state.metrics
+
+    def work(connection):
+        answers = []
+        for index, raw in enumerate(items):
+            try:
+                item = decode_translate(bytes(raw))
+                result = translate(connection, item)  # raises before it writes anything, so one bad item fails alone
+                metrics.count(result, item.context.value)
+                answers.append(translation_json(result))
+            except TermmapError as exc:
+                answers.append({"error": {"index": index, "type": type(exc).__name__, "message": str(exc)}})
+        return 200, {"items": answers}
+
+    with metrics.latency.labels("translate_batch").time():
+        return await _run(request, "/v1/translate/batch", body, work)
+
+
+async def _run(request: Request, route: str, body: bytes, work: Callable) -> Response:
+    return await run_in_threadpool(_idempotent, request, route, body, work)
+
