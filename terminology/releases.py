@@ -134,12 +134,15 @@ class BulkWriter:
         self._load = load
         self._table = table
         self._columns = [column.name for column in table.columns]
+        self._release_id = load.release_id
+        self._batch_size = load.batch_size
         self._rows: list[tuple] = []
         self.count = 0
 
     def add(self, row: tuple) -> None:
-        self._rows.append((self._load.release_id, *row))
-        if len(self._rows) >= self._load.batch_size:
+        rows = self._rows
+        rows.append((self._release_id, *row))
+        if len(rows) >= self._batch_size:
             self.flush()
 
     def flush(self) -> None:
@@ -222,7 +225,9 @@ class ReleaseLoad:
             cursor = dbapi.cursor()
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
             cursor.close()
-        self.connection.commit()
+        # Commit on the driver connection: the batch went through the driver, so SQLAlchemy's
+        # Connection has no transaction of its own to commit (its commit() would be a no-op).
+        dbapi.commit()
 
     def _finish(self) -> None:
         for writer in self._writers.values():
