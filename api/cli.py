@@ -293,7 +293,7 @@ def demo() -> None:
     with _store(migrated=False) as engine:
         migrate(engine)
         reports = [load_rf2(engine, DEMO / "snomed", language=settings.snomed_language),
-                   load_rrf(engine, DEMO / "rxnorm")]
+                   load_rrf(engine, DEMO / "rxnorm" / "RxNorm_demo_09022025")]
         for table, system in DEMO_LOCAL_TABLES:
             columns = ColumnMap.from_file(DEMO / "local" / f"{table}.columns.yaml")
             reports.append(load_local_table(engine, DEMO / "local" / f"{table}.csv", system, columns))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from sqlalchemy import Connection
 
@@ -31,6 +32,7 @@ from terminology.releases import active_release_ids, list_releases
 from terminology.search import search
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system
 
+from .cache import TranslationCache, cache_key
 from .curated import Decision, Relationship, find_current
 from .negation import NEGATION_CONCEPTS, Negation, negation_for_code, recognise_negation
 from .review_queue import ReviewKey, record_occurrence
@@ -46,7 +48,7 @@ from .translation import (
     normalise_ndc,
 )
 
-__all__ = ["translate"]
+__all__ = ["translate", "answer_from_cache"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,33 @@ class _Releases:
         return system in self.ids
 
 
-def translate(connection: Connection, request: TranslateRequest, *, candidates: int = 5) -> Translation:
-    """Translate one coded or free-text entry; never loses it (see the module docstring)."""
+def translate(
+    connection: Connection, request: TranslateRequest, *, candidates: int = 5, cache: TranslationCache | None = None
+) -> Translation:
+    """Translate one coded or free-text entry; never loses it (see the module docstring).
+
+    With a `cache`, an answer computed before is replayed (with this request's `original`);
+    an unvalidated or unmapped replay still counts its occurrence on the review entry.
+    """
+    key = cache_key(request) if cache is not None else None
+    known = cache.get(key) if cache is not None else None
+    if known is None:
+        known = _decide(connection, request, candidates)
+        if cache is not None:
+            cache.put(key, known)
+    return _queue(connection, request, known)
+
+
+def answer_from_cache(cache: TranslationCache, request: TranslateRequest) -> Translation | None:
+    """A cached answer that needs no store write (mapped, or a curated no-map), or None."""
+    known = cache.get(cache_key(request))
+    if known is None or (known.status is not Status.MAPPED and known.decision is None):
+        return None
+    return replace(known, original=request.original())
+
+
+def _decide(connection: Connection, request: TranslateRequest, candidates: int) -> Translation:
+    """The answer to `request`, without its review-queue reference (see `_queue`)."""
     releases = _Releases(connection)
     target = canonical_system(request.target_system)
     if not releases.has(target) and target != SNOMED:
@@ -314,18 +341,28 @@ def _answer(connection, request: TranslateRequest, matches: list[Match], *, deci
         return Translation(Status.UNMAPPED, original, (), (), None, "a pharmacist decided this has no target", decision)
     if matches and all(m.validated for m in matches):
         return Translation(Status.MAPPED, original, tuple(matches))
-    status = Status.UNVALIDATED if matches else Status.UNMAPPED
+    if matches:
+        return Translation(Status.UNVALIDATED, original, tuple(matches), (), None,
+                           "not validated: queued for a pharmacist's review")
     suggestions: tuple[Suggestion, ...] = ()
-    target = canonical_system(request.target_system)
-    if status is Status.UNMAPPED and request.words:
+    if request.words:
         suggestions = tuple(
             Suggestion(c.concept.system, c.concept.code, c.concept.display, c.score)
-            for c in search(connection, request.words, target, limit=candidates)
+            for c in search(connection, request.words, canonical_system(request.target_system), limit=candidates)
         )
+    return Translation(Status.UNMAPPED, original, (), suggestions, None,
+                       "no mapping found: the original is kept and queued for review")
+
+
+def _queue(connection: Connection, request: TranslateRequest, known: Translation) -> Translation:
+    """`known` for this request: with its own `original`, and counted on its review entry unless validated."""
+    answer = replace(known, original=request.original())
+    if answer.status is Status.MAPPED or answer.decision is not None:
+        return answer
     source_system = canonical_system(request.source.system) if request.source.system else ""
     key = ReviewKey.of(source_system, request.source.code, request.words, request.context.value)
     entry_id, entry_status = record_occurrence(
-        connection, key, original=original, target_system=target, reason=status.value, sender=request.sender
+        connection, key, original=answer.original, target_system=canonical_system(request.target_system),
+        reason=answer.status.value, sender=request.sender,
     )
-    message = None if matches else "no mapping found: the original is kept and queued for review"
-    return Translation(status, original, tuple(matches), suggestions, ReviewRef(entry_id, entry_status), message)
+    return replace(answer, review=ReviewRef(entry_id, entry_status))

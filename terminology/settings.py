@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     #: `json` for structured logs, `text` for people.
     log_format: str = Field(default="text", pattern="^(json|text)$")
     log_level: str = "INFO"
+    #: How often (seconds) each worker checks the store for curated decisions and release switches.
+    cache_check_seconds: float = Field(default=0.5, ge=0)
 
 
 @lru_cache(maxsize=1)

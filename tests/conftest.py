@@ -103,7 +103,7 @@ def load_demo(engine: Engine) -> None:
     from loaders.rxnorm_rrf import load_rxnorm
 
     load_rf2(engine, DEMO / "snomed")
-    load_rxnorm(engine, DEMO / "rxnorm")
+    load_rxnorm(engine, DEMO / "rxnorm" / "RxNorm_demo_09022025")
     for table, system in (("allergens", DEMO_LOCAL_SYSTEM), ("pharmacy_formulary", DEMO_FORMULARY_SYSTEM)):
         load_local_table(engine, DEMO / "local" / f"{table}.csv", system,
                          ColumnMap.from_file(DEMO / "local" / f"{table}.columns.yaml"))
