@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from mappings.cache import TranslationCache
 from terminology.database import create_store_engine, require_current_schema
 from terminology.errors import (
     InvalidRequest,
@@ -24,8 +24,10 @@ from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
 from . import translate_routes
+from . import transform
 from .lookup import lookup_view
 from .metrics import Metrics
+from .responses import JsonResponse
 from .observability import RequestLog
 from .wire import WIRE_COMPONENTS
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or create_store_engine(settings.database_url)
         app.state.metrics = Metrics(app.state.engine)
+        app.state.cache = TranslationCache(check_every=settings.cache_check_seconds)
         try:
             yield
         finally:
@@ -66,21 +69,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="termmap",
         version="0.1.0",
         summary="Allergy and medication terminology mapping that never drops what it cannot map.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
 
     @app.exception_handler(TermmapError)
-    async def _domain_error(request: Request, exc: TermmapError) -> JSONResponse:
-        return ORJSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))
+    async def _domain_error(request: Request, exc: TermmapError) -> JsonResponse:
+        return JsonResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))
 
     @app.exception_handler(OperationalError)
-    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _store_down(request: Request, exc: OperationalError) -> JsonResponse:
         message = f"the store is unavailable: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
-        return ORJSONResponse({"error": StoreUnavailable.__name__, "message": message}, status_code=503)
+        return JsonResponse({"error": StoreUnavailable.__name__, "message": message}, status_code=503)
 
     app.add_middleware(RequestLog)
     app.include_router(translate_routes.router)
+    app.include_router(transform.router)
+    from .fhir import add_fhir_routes
+    add_fhir_routes(app)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -92,15 +97,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return {"status": "ok"}
 
     @app.get("/ready", tags=["operations"])
-    def ready(request: Request) -> ORJSONResponse:
+    def ready(request: Request) -> JsonResponse:
         """The store is reachable and migrated; lists the active release of each system."""
         try:
             require_current_schema(request.app.state.engine)
             with request.app.state.engine.connect() as connection:
                 active = [r for r in list_releases(connection) if r.status.value == "active"]
         except (StoreError, OperationalError) as exc:
-            return ORJSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
-        return ORJSONResponse({
+            return JsonResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        return JsonResponse({
             "ready": True,
             "releases": [{"system": r.system, "version": r.version, "id": r.id} for r in active],
         })

@@ -1,7 +1,7 @@
 """The JSON wire format of translate: msgspec structs in, plain dicts out (fast, and still documented)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -12,20 +12,26 @@ __all__ = ["SourceIn", "TranslateIn", "BatchIn", "decode_translate", "decode_bat
            "TRANSLATE_SCHEMA", "BATCH_SCHEMA", "WIRE_COMPONENTS"]
 
 
+#: Limits that match the store's columns: a longer value is refused with 422, never stored cut.
+System = Annotated[str, msgspec.Meta(max_length=255)]
+Code = Annotated[str, msgspec.Meta(max_length=128)]
+Text = Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
 class SourceIn(msgspec.Struct, omit_defaults=True):
-    system: str | None = None
-    code: str | None = None
-    display: str | None = None
+    system: System | None = None
+    code: Code | None = None
+    display: Text | None = None
 
 
 class TranslateIn(msgspec.Struct, omit_defaults=True):
     """One entry to translate: `source.code` or `text` (or both); never neither."""
 
-    target_system: str
+    target_system: System
     context: Literal["allergy", "medication"]
     source: SourceIn = msgspec.field(default_factory=SourceIn)
-    text: str | None = None
-    sender: str | None = None
+    text: Text | None = None
+    sender: System | None = None
 
 
 class BatchIn(msgspec.Struct):

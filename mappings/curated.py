@@ -29,6 +29,8 @@ __all__ = [
     "current_mapping",
     "find_current",
     "history",
+    "current_mappings",
+    "mapping_groups",
 ]
 
 
@@ -203,3 +205,33 @@ def record_mapping(
 def count_versions(connection: Connection) -> int:
     """How many mapping versions exist (all mappings)."""
     return connection.execute(select(func.count()).select_from(mapping_versions)).scalar_one()
+
+
+def current_mappings(
+    connection: Connection,
+    *,
+    source_system: str | None = None,
+    target_system: str | None = None,
+    context: str | None = None,
+) -> list[CuratedMapping]:
+    """The newest version of every mapping (of one source system, target system or context when given), by source."""
+    v = mapping_versions
+    where = [column == value for column, value in
+             ((v.c.source_system, source_system), (v.c.target_system, target_system), (v.c.context, context))
+             if value is not None]
+    newest = select(v.c.mapping_id, func.max(v.c.version).label("version")).where(*where).group_by(v.c.mapping_id)
+    newest = newest.subquery()
+    rows = (
+        select(v)
+        .join(newest, and_(v.c.mapping_id == newest.c.mapping_id, v.c.version == newest.c.version))
+        .order_by(v.c.source_system, v.c.context, v.c.target_system, v.c.source_code, v.c.source_text_norm)
+    )
+    return _load(connection, connection.execute(rows))
+
+
+def mapping_groups(connection: Connection) -> list[tuple[str, str, str]]:
+    """Every (source system, target system, context) that has at least one mapping version."""
+    v = mapping_versions
+    query = select(v.c.source_system, v.c.target_system, v.c.context).distinct().order_by(
+        v.c.source_system, v.c.target_system, v.c.context)
+    return [tuple(row) for row in connection.execute(query)]

@@ -146,3 +146,25 @@ def demo_store(request, tmp_path) -> Iterator[Engine]:
         load_demo(engine)
         yield engine
         engine.dispose()
+
+
+def _client(engine: Engine):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(engine=engine)) as client:
+        client.engine = engine
+        yield client
+
+
+@pytest.fixture
+def client(demo_sqlite: Engine):
+    """An HTTP client on the service over the demo set (SQLite); `client.engine` is its store."""
+    yield from _client(demo_sqlite)
+
+
+@pytest.fixture
+def any_store_client(demo_store: Engine):
+    """An HTTP client on the service over the demo set, on SQLite and on PostgreSQL."""
+    yield from _client(demo_store)

@@ -1,0 +1,108 @@
+"""Every failure under /fhir/ becomes an OperationOutcome with the HTTP status that says what went wrong.
+
+    400 invalid / structure   the body is not a readable Parameters (or ConceptMap): not JSON, not an
+                              object, another resourceType, a parameter of the wrong type
+    404 not-found             unknown code system, target system, concept, ConceptMap or route
+    405 not-supported         a known path with a method it does not take
+    409 conflict              a curated mapping changed under the edit
+    415 not-supported         a body that is not JSON (application/fhir+json or application/json)
+    422 invalid / business-rule  readable, but not answerable as asked: code without system, both
+                              coding and codeableConcept, a parameter given twice, an unknown context
+    503 transient             the store cannot be reached
+    500 exception             a bug (logged with its traceback); never for malformed input
+
+Routes raise `OutcomeError` (an HTTP answer, like starlette's HTTPException) or let domain errors
+(`TermmapError`) through; `FhirRoute` turns either into the OperationOutcome.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
+
+from terminology.errors import (
+    InvalidRequest,
+    StaleMappingVersion,
+    StoreError,
+    TermmapError,
+    UnknownConcept,
+    UnknownMapping,
+    UnknownSystem,
+    UnknownTargetSystem,
+)
+
+from .versions import FHIR_JSON, R4, R5, FhirVersion
+
+__all__ = ["OutcomeError", "ISSUE_FOR", "outcome_response", "FhirRoute", "version_of_path"]
+
+logger = logging.getLogger(__name__)
+
+
+class OutcomeError(Exception):
+    """An answer that is an OperationOutcome: HTTP status, FHIR issue code and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str, *, expression: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.expression = status, code, message, expression
+
+
+#: Domain errors -> (HTTP status, issue code); the first that fits wins, so subclasses come first.
+ISSUE_FOR: tuple[tuple[type[TermmapError], int, str], ...] = (
+    (UnknownTargetSystem, 404, "not-found"),
+    (UnknownSystem, 404, "not-found"),
+    (UnknownConcept, 404, "not-found"),
+    (UnknownMapping, 404, "not-found"),
+    (StaleMappingVersion, 409, "conflict"),
+    (InvalidRequest, 422, "invalid"),
+    (StoreError, 503, "transient"),
+)
+
+
+def version_of_path(path: str) -> FhirVersion:
+    return R5 if path.startswith(R5.prefix) else R4
+
+
+def outcome_response(version: FhirVersion, status: int, code: str, message: str, *,
+                     severity: str = "error", expression: str | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    """An OperationOutcome with one issue, as the response."""
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": message}
+    if expression:
+        issue["expression"] = [expression]
+    body = version.model("OperationOutcome").model_validate({"resourceType": "OperationOutcome", "issue": [issue]})
+    return Response(body.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def _for_exception(version: FhirVersion, exc: Exception) -> Response:
+    if isinstance(exc, OutcomeError):
+        return outcome_response(version, exc.status, exc.code, exc.message, expression=exc.expression)
+    if isinstance(exc, TermmapError):
+        for kind, status, code in ISSUE_FOR:
+            if isinstance(exc, kind):
+                return outcome_response(version, status, code, str(exc))
+        return outcome_response(version, 400, "invalid", str(exc))
+    if isinstance(exc, OperationalError):
+        first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        return outcome_response(version, 503, "transient", f"the store is unavailable: {first}")
+    logger.exception("unexpected error under %s", version.prefix)
+    return outcome_response(version, 500, "exception", f"internal error ({type(exc).__name__}); it has been logged")
+
+
+class FhirRoute(APIRoute):
+    """A route whose every failure is answered with an OperationOutcome (see the module docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        version = version_of_path(self.path)
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # noqa: BLE001 - every failure gets an OperationOutcome
+                return _for_exception(version, exc)
+
+        return answer
