@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or create_store_engine(settings.database_url)
         app.state.metrics = Metrics(app.state.engine)
-        app.state.cache = TranslationCache(check_every=settings.cache_check_seconds)
+        app.state.cache = TranslationCache(
+            check_every=settings.cache_check_seconds, max_entries=settings.cache_entries
+        )
         try:
             yield
         finally:

@@ -7,14 +7,16 @@ is refused with 422.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from mappings.tables import idempotent_requests
 from terminology.errors import InvalidRequest
 
-__all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest"]
+__all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest", "run_once"]
 
 
 class IdempotencyConflict(InvalidRequest):
@@ -47,3 +49,33 @@ def store_response(connection: Connection, key: str, route: str, digest: str, st
             created_at=datetime.now(timezone.utc),
         )
     )
+
+
+def run_once(
+    engine: Engine, key: str | None, route: str, body: bytes, work: Callable[[Connection], tuple[int, bytes]]
+) -> tuple[int, bytes, bool]:
+    """Run `work` in one transaction, once per (key, route): returns (status, body, replayed).
+
+    Without a key it simply runs. With one, a stored answer is returned instead of running again;
+    the same key with another body raises `IdempotencyConflict`. If a concurrent request with the
+    same key commits first, its answer is the answer (this one's work is rolled back).
+    """
+    digest = body_digest(body) if key else ""
+    try:
+        with engine.begin() as connection:
+            if key:
+                stored = find_stored(connection, key, route, digest)
+                if stored is not None:
+                    return stored[0], stored[1], True
+            status, payload = work(connection)
+            if key:
+                store_response(connection, key, route, digest, status, payload)
+        return status, payload, False
+    except IntegrityError:
+        if not key:
+            raise
+        with engine.connect() as connection:
+            stored = find_stored(connection, key, route, digest)
+        if stored is None:
+            raise
+        return stored[0], stored[1], True

@@ -5,13 +5,12 @@ from collections.abc import Callable
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from mappings.engine import answer_from_cache, translate
 from terminology.errors import TermmapError
 
-from .idempotency import body_digest, find_stored, store_response
+from .idempotency import run_once
 from .wire import BATCH_SCHEMA, TRANSLATE_SCHEMA, decode_batch, decode_translate, translation_json
 
 __all__ = ["router", "MAX_BATCH"]
@@ -28,31 +27,14 @@ _RESPONSES = {
 
 def _idempotent(request: Request, route: str, body: bytes, work: Callable) -> Response:
     """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction."""
-    engine = request.app.state.engine
+    def encoded(connection):
+        status, result = work(connection)
+        return status, orjson.dumps(result)
+
     key = request.headers.get("idempotency-key")
-    digest = body_digest(body) if key else ""
-    try:
-        with engine.begin() as connection:
-            if key:
-                stored = find_stored(connection, key, route, digest)
-                if stored is not None:
-                    return Response(stored[1], status_code=stored[0], media_type="application/json",
-                                    headers={"Idempotent-Replayed": "true"})
-            status, payload = work(connection)
-            encoded = orjson.dumps(payload)
-            if key:
-                store_response(connection, key, route, digest, status, encoded)
-    except IntegrityError:
-        if not key:
-            raise
-        # A concurrent request with the same key committed first: its answer is the answer.
-        with engine.connect() as connection:
-            stored = find_stored(connection, key, route, digest)
-        if stored is None:
-            raise
-        return Response(stored[1], status_code=stored[0], media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"})
-    return Response(encoded, status_code=status, media_type="application/json")
+    status, payload, replayed = run_once(request.app.state.engine, key, route, body, encoded)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
 
 @router.post("/v1/translate", openapi_extra={"requestBody": TRANSLATE_SCHEMA}, responses=_RESPONSES)

@@ -341,3 +341,18 @@ def test_no_generated_query_string_makes_translate_answer_500(any_store_client) 
         assert response.headers["content-type"].startswith(FHIR_JSON)
 
     never_500()
+
+
+def test_a_translate_post_with_the_same_idempotency_key_counts_its_review_entry_once(client):
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "system", "valueUri": DEMO_LOCAL_SYSTEM}, {"name": "code", "valueCode": "IBUF"},
+        {"name": "targetsystem", "valueUri": "http://snomed.info/sct"}]}
+    headers = {"Idempotency-Key": "fhir-msg-1", "content-type": "application/fhir+json"}
+    first = client.post("/fhir/r4/ConceptMap/$translate", content=orjson.dumps(body), headers=headers)
+    again = client.post("/fhir/r4/ConceptMap/$translate", content=orjson.dumps(body), headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    review = next(p for p in first.json()["parameter"] if p["name"] == "termmap-review")
+    entry_id = next(part["valueString"] for part in review["part"] if part["name"] == "id")
+    with client.engine.connect() as connection:
+        assert get_entry(connection, entry_id).occurrences == 1

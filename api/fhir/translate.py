@@ -44,6 +44,7 @@ Out-parameters
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -56,6 +57,7 @@ from mappings.engine import translate
 from mappings.translation import Context, SourceCoding, Status, Translation, TranslateRequest
 from terminology.systems import canonical_system
 
+from ..idempotency import run_once
 from .codesystem import check_version
 from .maps import (
     CANONICAL_BASE,
@@ -71,7 +73,7 @@ from .maps import (
 )
 from .outcome import OutcomeError
 from .parameters import InParams, add_operation, parameters_response, read_params
-from .versions import FhirVersion
+from .versions import FHIR_JSON, FhirVersion
 
 __all__ = ["add_translate_routes", "TranslateCall", "RULES_BASE"]
 
@@ -485,8 +487,12 @@ def _inline_maps(call: TranslateCall) -> list[Any]:
     return [m for m in call.inline if m.url and strip_version(m.url) == strip_version(call.url)]
 
 
-def answer_call(request: Request, call: TranslateCall) -> Answer:
-    """Answer one call (runs in a worker thread: it reads and writes the store)."""
+def answer_call(request: Request, call: TranslateCall, connection: Connection | None = None) -> Answer:
+    """Answer one call (runs in a worker thread: it reads and writes the store).
+
+    Review-queue counts are written through `connection` when given (the caller's transaction,
+    as for an idempotent request), else in a transaction of its own.
+    """
     inline = _inline_maps(call)
     if inline:
         return _from_inline(call, inline)
@@ -504,11 +510,11 @@ def answer_call(request: Request, call: TranslateCall) -> Answer:
         raise OutcomeError(422, "required", "name the code system to translate into: targetsystem (R4) / targetSystem "
                            "(R5), or a ConceptMap with url", expression="targetsystem")
     coding = _choose_coding(engine, call)
-    with engine.begin() as connection:
+    with nullcontext(connection) if connection is not None else engine.begin() as writing:
         if call.version and coding and coding.system:
-            check_version(connection, coding.system, call.version)
-        result = translate(connection, _engine_request(call, coding))
-        answer = _from_engine(call, coding, result, connection)
+            check_version(writing, coding.system, call.version)
+        result = translate(writing, _engine_request(call, coding))
+        answer = _from_engine(call, coding, result, writing)
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.count(result, call.context.value)
@@ -528,8 +534,20 @@ def add_translate_routes(router: APIRouter, version: FhirVersion) -> None:
             if call.url and strip_version(call.url) != url:
                 raise OutcomeError(422, "business-rule", f"url {call.url!r} is not the ConceptMap {url!r} of the path")
             call = replace(call, url=url)
-        answer = await run_in_threadpool(answer_call, request, call)
-        return parameters_response(version, render(version, call, answer))
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        if key is None:
+            answer = await run_in_threadpool(answer_call, request, call)
+            return parameters_response(version, render(version, call, answer))
+
+        def work(connection: Connection) -> tuple[int, bytes]:
+            response = parameters_response(version, render(version, call, answer_call(request, call, connection)))
+            return response.status_code, bytes(response.body)
+
+        route = f"/fhir/{version.name}{request.url.path.split(version.name, 1)[-1]}"
+        status, payload, replayed = await run_in_threadpool(
+            run_once, request.app.state.engine, key, route, await request.body(), work)
+        return Response(payload, status_code=status, media_type=FHIR_JSON,
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
 
     async def conceptmap_translate(request: Request) -> Response:
         return await run(request)
