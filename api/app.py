@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -13,6 +13,8 @@ from mappings.cache import TranslationCache
 from terminology.database import create_store_engine, require_current_schema
 from terminology.errors import (
     InvalidRequest,
+    NotAuthenticated,
+    NotPermitted,
     StoreError,
     StoreUnavailable,
     TermmapError,
@@ -23,18 +25,20 @@ from terminology.errors import (
 from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
-from . import translate_routes
-from . import transform
+from . import transform, translate_routes
+from .auth import KeyVerifier, Permission, requires
 from .lookup import lookup_view
 from .metrics import Metrics
-from .responses import JsonResponse
 from .observability import RequestLog
+from .responses import JsonResponse
 from .wire import WIRE_COMPONENTS
 
 __all__ = ["create_app"]
 
 #: Domain errors -> HTTP status; anything else a TermmapError is 400.
 STATUS_FOR: dict[type[TermmapError], int] = {
+    NotAuthenticated: 401,
+    NotPermitted: 403,
     UnknownTargetSystem: 404,
     UnknownSystem: 404,
     UnknownConcept: 404,
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.cache = TranslationCache(
             check_every=settings.cache_check_seconds, max_entries=settings.cache_entries
         )
+        app.state.keys = KeyVerifier(app.state.engine)
         try:
             yield
         finally:
@@ -76,7 +81,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(TermmapError)
     async def _domain_error(request: Request, exc: TermmapError) -> JsonResponse:
-        return JsonResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=_status(exc))
+        status = _status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JsonResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _store_down(request: Request, exc: OperationalError) -> JsonResponse:
@@ -89,7 +96,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from .fhir import add_fhir_routes
     add_fhir_routes(app)
 
-    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    @app.get("/metrics", tags=["operations"], include_in_schema=False,
+             dependencies=[Depends(requires(Permission.REPORTS))])
     def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -112,7 +120,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "releases": [{"system": r.system, "version": r.version, "id": r.id} for r in active],
         })
 
-    @app.get("/v1/concepts/lookup", tags=["terminology"])
+    @app.get("/v1/concepts/lookup", tags=["terminology"], dependencies=[Depends(requires(Permission.LOOKUP))])
     def lookup(request: Request, system: str, code: str) -> dict:
         """A concept of the active release: display, designations, parents, ingredients, history, crosswalks."""
         with request.app.state.engine.connect() as connection:

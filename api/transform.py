@@ -25,18 +25,19 @@ import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.resource_transform import Outcome, check_document, transform
 from terminology.errors import InvalidRequest, UnknownTargetSystem
 
+from .auth import Permission, requires
 from .idempotency import IdempotencyConflict
 from .translate_routes import _idempotent
 
 __all__ = ["router", "parse_fhir_json", "dump_fhir_json", "COUNT_HEADERS"]
 
-router = APIRouter(tags=["transform"])
+router = APIRouter(tags=["transform"], dependencies=[Depends(requires(Permission.TRANSLATE))])
 
 FHIR_JSON = "application/fhir+json"
 ROUTE = "/v1/transform"

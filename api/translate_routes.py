@@ -4,18 +4,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.engine import answer_from_cache, translate
 from terminology.errors import TermmapError
 
+from .auth import Permission, requires
 from .idempotency import run_once
-from .wire import BATCH_SCHEMA, TRANSLATE_SCHEMA, decode_batch, decode_translate, translation_json
+from .wire import (
+    BATCH_SCHEMA,
+    TRANSLATE_SCHEMA,
+    decode_batch,
+    decode_translate,
+    translation_json,
+)
 
 __all__ = ["router", "MAX_BATCH"]
 
-router = APIRouter(tags=["translate"])
+router = APIRouter(tags=["translate"], dependencies=[Depends(requires(Permission.TRANSLATE))])
 MAX_BATCH = 10_000
 
 _RESPONSES = {

@@ -5,7 +5,13 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from mappings.translation import Context, Match, SourceCoding, Translation, TranslateRequest
+from mappings.translation import (
+    Context,
+    Match,
+    SourceCoding,
+    TranslateRequest,
+    Translation,
+)
 from terminology.errors import InvalidRequest
 
 __all__ = ["SourceIn", "TranslateIn", "BatchIn", "decode_translate", "decode_batch", "to_request", "translation_json",

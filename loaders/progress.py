@@ -61,10 +61,12 @@ class RichProgress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,  # noqa: F401 - kept for callers that want counts
-            Progress as RichBar,
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
+        )
+        from rich.progress import (
+            Progress as RichBar,
         )
 
         self._bar = RichBar(

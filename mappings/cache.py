@@ -20,7 +20,7 @@ from terminology.releases import active_release_ids
 from terminology.systems import canonical_system
 
 from .tables import mapping_versions
-from .translation import Translation, TranslateRequest
+from .translation import TranslateRequest, Translation
 
 __all__ = ["TranslationCache", "cache_key", "store_version"]
 
@@ -52,7 +52,7 @@ class _State:
 
 
 class TranslationCache:
-    """LRU of answers by `cache_key`, cleared when the store's version moves."""
+    """LRU of answers by `cache_key`, cleared when the store's version moves; `max_entries=0` keeps none."""
 
     def __init__(self, *, check_every: float = 0.5, max_entries: int = 200_000) -> None:
         self.check_every = check_every
@@ -90,6 +90,8 @@ class TranslationCache:
         return answer
 
     def put(self, key: CacheKey, answer: Translation) -> None:
+        if self.max_entries <= 0:
+            return
         with self._lock:
             self._answers[key] = answer
             if len(self._answers) > self.max_entries:

@@ -43,8 +43,8 @@ from .translation import (
     Rule,
     Status,
     Suggestion,
-    Translation,
     TranslateRequest,
+    Translation,
     normalise_ndc,
 )
 

@@ -52,7 +52,14 @@ from terminology.releases import active_release_ids
 from terminology.systems import NDC, RXNORM, SNOMED, TERMMAP, canonical_system
 
 from .engine import translate
-from .translation import Context, Match, SourceCoding, Status, Translation, TranslateRequest
+from .translation import (
+    Context,
+    Match,
+    SourceCoding,
+    Status,
+    TranslateRequest,
+    Translation,
+)
 
 __all__ = [
     "PROVENANCE_URL",

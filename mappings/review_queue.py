@@ -93,8 +93,10 @@ def record_occurrence(
         first_seen=now,
         last_seen=now,
     )
+    # The id is a function of the key, so it is the arbiter: two first sightings racing on
+    # PostgreSQL would otherwise collide on the primary key rather than the unique key.
     upsert = upsert.on_conflict_do_update(
-        index_elements=["source_system", "source_code", "text_norm", "context"],
+        index_elements=["id"],
         set_={"occurrences": review_entries.c.occurrences + 1, "last_seen": now},
     ).returning(review_entries.c.status)
     status = connection.execute(upsert).scalar_one()

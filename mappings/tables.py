@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from terminology.schema import metadata
 
-__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "idempotent_requests"]
+__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "idempotent_requests"]
 
 mapping_versions = Table(
     "mapping_versions",
@@ -70,6 +70,17 @@ review_entries = Table(
     Column("occurrences", Integer, nullable=False),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
+    # Curation: who holds it (a lease that expires), what was decided, by whom, why.
+    Column("claimed_by", String(255)),
+    Column("claim_expires", DateTime(timezone=True)),
+    Column("decision", String(16)),  # mapped | no-map | deferred
+    Column("decided_by", String(255)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("comment", Text),
+    Column("mapping_id", String(36)),  # the curated mapping a `mapped` / `no-map` decision wrote
+    # Set when a release change re-queued the entry: why, and the replacement it suggests.
+    Column("requeue_reason", Text),
+    Column("suggestion", JSON),
     UniqueConstraint("source_system", "source_code", "text_norm", "context"),
     Index(None, "status", "occurrences"),
 )
@@ -83,6 +94,19 @@ review_senders = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     UniqueConstraint("entry_id", "sender"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # translator | pharmacist | auditor | admin
+    Column("prefix", String(16), nullable=False),  # the key's first characters, to recognise it in lists
+    Column("key_sha256", String(64), nullable=False, unique=True),  # the key itself is never stored
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 idempotent_requests = Table(

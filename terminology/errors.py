@@ -17,8 +17,11 @@
     ├── MappingError              curated mappings
     │   ├── UnknownMapping        no mapping with that id
     │   └── StaleMappingVersion   an edit based on a version someone else has replaced
-    └── InvalidRequest            a request that cannot be answered as asked (names the problem)
-        └── UnknownTargetSystem   a target system with no loaded release
+    ├── InvalidRequest            a request that cannot be answered as asked (names the problem)
+    │   └── UnknownTargetSystem   a target system with no loaded release
+    └── AccessError               who may do what
+        ├── NotAuthenticated      no key, or a key termmap does not know (or revoked)
+        └── NotPermitted          a known key whose role does not allow this
 
 Only `api/` turns these into HTTP statuses, FHIR OperationOutcomes or CLI messages.
 """
@@ -46,6 +49,9 @@ __all__ = [
     "StaleMappingVersion",
     "InvalidRequest",
     "UnknownTargetSystem",
+    "AccessError",
+    "NotAuthenticated",
+    "NotPermitted",
 ]
 
 
@@ -161,3 +167,15 @@ class UnknownTargetSystem(InvalidRequest):
             f"unknown target system {system!r}: no release of it is loaded "
             "(load one with `termmap load`, or name a loaded system)"
         )
+
+
+class AccessError(TermmapError):
+    """Who may do what."""
+
+
+class NotAuthenticated(AccessError):
+    """No API key, or one termmap does not know."""
+
+
+class NotPermitted(AccessError):
+    """A valid API key whose role does not allow the action."""

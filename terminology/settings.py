@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: How often (seconds) each worker checks the store for curated decisions and release switches.
     cache_check_seconds: float = Field(default=0.5, ge=0)
+    #: Translation answers each worker keeps (least recently stored dropped first); 0 turns the cache off.
+    cache_entries: int = Field(default=200_000, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -148,6 +148,15 @@ def demo_store(request, tmp_path) -> Iterator[Engine]:
         engine.dispose()
 
 
+def api_key(engine: Engine, role: str = "admin", name: str | None = None) -> str:
+    """A new API key for `role` in `engine`'s store."""
+    from api.auth import Role, create_key
+
+    with engine.begin() as connection:
+        _, key = create_key(connection, Role(role), name or f"test-{role}", "tests")
+    return key
+
+
 def _client(engine: Engine):
     from fastapi.testclient import TestClient
 
@@ -155,6 +164,7 @@ def _client(engine: Engine):
 
     with TestClient(create_app(engine=engine)) as client:
         client.engine = engine
+        client.headers["Authorization"] = f"Bearer {api_key(engine)}"
         yield client
 
 

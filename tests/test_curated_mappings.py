@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.curated import Decision, Relationship, Target, find_current, history, record_mapping
+from mappings.curated import (
+    Decision,
+    Relationship,
+    Target,
+    find_current,
+    history,
+    record_mapping,
+)
 from terminology.errors import StaleMappingVersion
 
 LOCAL = "https://hospital.example.org/fhir/CodeSystem/allergens"

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mappings.curated import Decision, count_versions, current_mappings, record_mapping
-from tests.conftest import DEMO_LOCAL_SYSTEM
+from tests.conftest import DEMO_LOCAL_SYSTEM, api_key
 
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -84,7 +84,7 @@ def elements(conceptmap: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_an_uploaded_conceptmap_answers_translate_by_its_url_as_curated_and_validated(any_store_client) -> None:
-    created = send(any_store_client, "POST", "/fhir/r4/ConceptMap", allergen_map(), **{"X-Termmap-User": "pharm.jones"})
+    created = send(any_store_client, "POST", "/fhir/r4/ConceptMap", allergen_map())
     assert created.status_code == 201, created.text
     assert created.headers["location"].endswith(f"/fhir/r4/ConceptMap/{MAP_ID}")
     assert created.headers["x-termmap-mappings-recorded"] == "3"
@@ -196,8 +196,7 @@ def test_put_creates_then_updates_and_an_unchanged_reupload_writes_nothing(clien
     assert first.status_code == 201, first.text
     with demo_sqlite.connect() as connection:
         written = count_versions(connection)
-    again = send(client, "PUT", f"/fhir/r5/ConceptMap/{MAP_ID}", as_r5(allergen_map()),
-                 **{"X-Termmap-User": "pharm.lee"})
+    again = send(client, "PUT", f"/fhir/r5/ConceptMap/{MAP_ID}", as_r5(allergen_map()))
     assert again.status_code == 200, again.text  # the same decisions, said in R5's words
     assert again.headers["x-termmap-mappings-unchanged"] == "3"
     with demo_sqlite.connect() as connection:
@@ -213,7 +212,8 @@ def test_put_at_another_id_is_refused_naming_where_the_map_belongs(client) -> No
 
 
 def test_an_import_records_author_origin_and_context(client, demo_sqlite) -> None:
-    send(client, "POST", "/fhir/r4/ConceptMap?context=medication", allergen_map(), **{"X-Termmap-User": "pharm.jones"})
+    key = api_key(demo_sqlite, "pharmacist", name="pharm.jones")
+    send(client, "POST", "/fhir/r4/ConceptMap?context=medication", allergen_map(), Authorization=f"Bearer {key}")
     with demo_sqlite.connect() as connection:
         mappings = current_mappings(connection, source_system=DEMO_LOCAL_SYSTEM, target_system=SNOMED)
     assert {m.context for m in mappings} == {"medication"}

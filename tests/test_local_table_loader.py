@@ -21,10 +21,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from loaders.local_table import COLUMN_MAP_ENTRY, CROSSWALK_KIND, ColumnMap, load_local_table, parse_targets
+from loaders.local_table import (
+    COLUMN_MAP_ENTRY,
+    CROSSWALK_KIND,
+    ColumnMap,
+    load_local_table,
+    parse_targets,
+)
 from terminology import queries, schema
 from terminology.errors import (
     ConfigurationError,

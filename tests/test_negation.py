@@ -5,7 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappings.negation import NEGATION_CONCEPTS, Negation, negation_for_code, recognise_negation
+from mappings.negation import (
+    NEGATION_CONCEPTS,
+    Negation,
+    negation_for_code,
+    recognise_negation,
+)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 
 from terminology import queries, schema
-from terminology.errors import StoreNotInitialised, UnknownSystem
 from terminology.database import create_store_engine, require_current_schema
+from terminology.errors import StoreNotInitialised, UnknownSystem
 from terminology.model import ReleaseStatus
 from terminology.releases import list_releases, open_release
 

@@ -21,7 +21,12 @@ from sqlalchemy import select
 
 from loaders.rxnorm_rrf import REMAPPED_TO, load_rxnorm
 from terminology import queries, schema
-from terminology.errors import LoadError, MalformedRow, SourceNotFound, UnreadableEncoding
+from terminology.errors import (
+    LoadError,
+    MalformedRow,
+    SourceNotFound,
+    UnreadableEncoding,
+)
 from terminology.model import Crosswalk, Designation, ReleaseStatus
 from terminology.releases import active_release, list_releases
 from terminology.systems import NDC, RXNORM, SNOMED

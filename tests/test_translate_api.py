@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mappings.review_queue import get_entry
 from terminology.systems import RXNORM, SNOMED
 from tests.conftest import DEMO_LOCAL_SYSTEM as LOCAL

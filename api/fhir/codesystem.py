@@ -28,6 +28,7 @@ from terminology.normalise import normalise_term
 from terminology.releases import active_release
 from terminology.systems import NDC, RXNORM, SNOMED, TERMMAP, canonical_system
 
+from ..auth import Permission
 from .outcome import OutcomeError
 from .parameters import InParams, add_operation, parameters_response, read_params
 from .versions import FhirVersion
@@ -261,8 +262,8 @@ def add_codesystem_routes(router: APIRouter, version: FhirVersion) -> None:
         return endpoint
 
     name = version.name.upper()
-    add_operation(router, "/CodeSystem/$lookup", operation(lookup), summary=f"CodeSystem $lookup ({name})",
+    add_operation(router, "/CodeSystem/$lookup", operation(lookup), summary=f"CodeSystem $lookup ({name})", permission=Permission.LOOKUP,
                   operation_id=f"fhir_{version.name}_codesystem_lookup")
     add_operation(router, "/CodeSystem/$validate-code", operation(validate_code),
-                  summary=f"CodeSystem $validate-code ({name})",
+                  summary=f"CodeSystem $validate-code ({name})", permission=Permission.LOOKUP,
                   operation_id=f"fhir_{version.name}_codesystem_validate_code")

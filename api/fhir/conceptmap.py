@@ -9,7 +9,7 @@
     POST /fhir/{r4|r5}/ConceptMap           import any map (201); `?context=allergy|medication`
 
 An import records one curated mapping version per source code, with origin
-`import:conceptmap:{url}|{version}`, author from the `X-Termmap-User` header (else
+`import:conceptmap:{url}|{version}`, author = the API key's name (else
 "conceptmap-import"); a code whose decision and targets are already current is left as it is. A
 target code must be an active concept of its system's loaded release (a typo must not become a
 validated answer). R4 equivalences are kept as R5 relationships (wider -> source-is-narrower-than-target,
@@ -23,22 +23,29 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from mappings.curated import CuratedMapping, Decision, Target, find_current, record_mapping
+from mappings.curated import (
+    CuratedMapping,
+    Decision,
+    Target,
+    find_current,
+    record_mapping,
+)
 from mappings.translation import Context
 from terminology import queries
 from terminology.releases import active_release_ids
 from terminology.systems import canonical_system
 
+from ..auth import Permission, requires
 from .maps import (
     CANONICAL_BASE,
     MapElement,
     MapKey,
-    equivalence_of,
     elements_of,
+    equivalence_of,
     import_origin,
     key_for_id,
     map_history,
@@ -259,9 +266,10 @@ async def _upload(request: Request, version: FhirVersion, id_: str | None) -> Re
                            f"{expected}: PUT there (context from ?context=, default allergy), or POST the map")
     url = strip_version(model.url) if model.url else CANONICAL_BASE + (id_ or keys[0].id)
     origin = import_origin(url, model.version)
-    author = request.headers.get("x-termmap-user") or DEFAULT_AUTHOR
+    principal = getattr(request.state, "principal", None)  # set by the CURATE permission check
+    author = principal.name if principal is not None else DEFAULT_AUTHOR
     if len(origin) > _TEXT_MAX or len(author) > _TEXT_MAX:
-        raise OutcomeError(422, "too-long", f"the ConceptMap url|version and the X-Termmap-User header must fit in "
+        raise OutcomeError(422, "too-long", f"the ConceptMap url|version and the author's key name must fit in "
                            f"{_TEXT_MAX - len(import_origin('', ''))} and {_TEXT_MAX} characters")
 
     def work() -> tuple[bool, dict[str, int], list[dict[str, Any]]]:
@@ -289,14 +297,16 @@ async def _upload(request: Request, version: FhirVersion, id_: str | None) -> Re
 def add_conceptmap_routes(router: APIRouter, version: FhirVersion) -> None:
     """ConceptMap read, search, update and create under `version`'s prefix (after $translate's routes)."""
 
-    @router.get("/ConceptMap", summary=f"Search ConceptMaps ({version.name.upper()})")
+    @router.get("/ConceptMap", summary=f"Search ConceptMaps ({version.name.upper()})",
+                dependencies=[Depends(requires(Permission.LOOKUP))])
     async def search_conceptmaps(request: Request) -> Response:
         def work():
             with request.app.state.engine.connect() as connection:
                 return _search(connection, request, version)
         return resource_response(version, await run_in_threadpool(work))
 
-    @router.get("/ConceptMap/{id}", summary=f"Read a ConceptMap ({version.name.upper()})")
+    @router.get("/ConceptMap/{id}", summary=f"Read a ConceptMap ({version.name.upper()})",
+                dependencies=[Depends(requires(Permission.LOOKUP))])
     async def read_conceptmap(request: Request, id: str) -> Response:  # noqa: A002 - FHIR's name
         def work():
             with request.app.state.engine.connect() as connection:
@@ -306,10 +316,12 @@ def add_conceptmap_routes(router: APIRouter, version: FhirVersion) -> None:
                 return render_conceptmap(connection, version, key)
         return resource_response(version, await run_in_threadpool(work))
 
-    @router.put("/ConceptMap/{id}", summary=f"Import a ConceptMap at its id ({version.name.upper()})")
+    @router.put("/ConceptMap/{id}", summary=f"Import a ConceptMap at its id ({version.name.upper()})",
+                dependencies=[Depends(requires(Permission.CURATE))])
     async def update_conceptmap(request: Request, id: str) -> Response:  # noqa: A002
         return await _upload(request, version, id)
 
-    @router.post("/ConceptMap", summary=f"Import a ConceptMap ({version.name.upper()})")
+    @router.post("/ConceptMap", summary=f"Import a ConceptMap ({version.name.upper()})",
+                 dependencies=[Depends(requires(Permission.CURATE))])
     async def create_conceptmap(request: Request) -> Response:
         return await _upload(request, version, None)

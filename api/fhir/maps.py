@@ -25,7 +25,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from mappings.curated import CuratedMapping, Decision, Relationship, current_mappings, mapping_groups
+from mappings.curated import (
+    CuratedMapping,
+    Decision,
+    Relationship,
+    current_mappings,
+    mapping_groups,
+)
 from mappings.tables import mapping_versions
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system
 

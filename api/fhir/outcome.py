@@ -26,6 +26,8 @@ from sqlalchemy.exc import OperationalError
 
 from terminology.errors import (
     InvalidRequest,
+    NotAuthenticated,
+    NotPermitted,
     StaleMappingVersion,
     StoreError,
     TermmapError,
@@ -52,6 +54,8 @@ class OutcomeError(Exception):
 
 #: Domain errors -> (HTTP status, issue code); the first that fits wins, so subclasses come first.
 ISSUE_FOR: tuple[tuple[type[TermmapError], int, str], ...] = (
+    (NotAuthenticated, 401, "login"),
+    (NotPermitted, 403, "forbidden"),
     (UnknownTargetSystem, 404, "not-found"),
     (UnknownSystem, 404, "not-found"),
     (UnknownConcept, 404, "not-found"),

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
+from ..auth import Permission, requires
 from .outcome import OutcomeError
 from .versions import FHIR_JSON, FhirVersion
 
@@ -235,8 +236,10 @@ def resource_response(version: FhirVersion, resource: dict[str, Any], *, status:
     return Response(model.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
-def add_operation(router: APIRouter, path: str, endpoint: Any, *, summary: str, operation_id: str) -> None:
+def add_operation(router: APIRouter, path: str, endpoint: Any, *, summary: str, operation_id: str,
+                  permission: Permission) -> None:
     """Route an operation for GET (query string) and POST (Parameters), each with its own OpenAPI id."""
     for method in ("GET", "POST"):
         router.add_api_route(path, endpoint, methods=[method], summary=summary,
-                             operation_id=f"{operation_id}_{method.lower()}")
+                             operation_id=f"{operation_id}_{method.lower()}",
+                             dependencies=[Depends(requires(permission))])

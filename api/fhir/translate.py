@@ -52,11 +52,24 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
-from mappings.curated import CuratedMapping, Decision, Relationship, current_mapping, find_current
+from mappings.curated import (
+    CuratedMapping,
+    Decision,
+    Relationship,
+    current_mapping,
+    find_current,
+)
 from mappings.engine import translate
-from mappings.translation import Context, SourceCoding, Status, Translation, TranslateRequest
+from mappings.translation import (
+    Context,
+    SourceCoding,
+    Status,
+    TranslateRequest,
+    Translation,
+)
 from terminology.systems import canonical_system
 
+from ..auth import Permission
 from ..idempotency import run_once
 from .codesystem import check_version
 from .maps import (
@@ -557,6 +570,8 @@ def add_translate_routes(router: APIRouter, version: FhirVersion) -> None:
 
     summary = f"ConceptMap $translate ({version.name.upper()})"
     add_operation(router, "/ConceptMap/$translate", conceptmap_translate, summary=summary,
+                  permission=Permission.TRANSLATE,
                   operation_id=f"fhir_{version.name}_conceptmap_translate")
     add_operation(router, "/ConceptMap/{id}/$translate", conceptmap_instance_translate, summary=summary + ", one map",
+                  permission=Permission.TRANSLATE,
                   operation_id=f"fhir_{version.name}_conceptmap_instance_translate")
