@@ -22,6 +22,7 @@ from terminology.search import search as search_store
 from terminology.settings import get_settings
 from terminology.systems import canonical_system
 
+from .auth import Role, create_key, list_keys, revoke_key
 from .lookup import lookup_view
 from .observability import configure_logging
 
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 load_app = typer.Typer(help="Load a release or a local code table into the store.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 errors = Console(stderr=True)
@@ -299,12 +302,63 @@ def demo() -> None:
             reports.append(load_local_table(engine, DEMO / "local" / f"{table}.csv", system, columns))
     for report in reports:
         _report(report)
+    with engine.begin() as connection:
+        demo_keys = [(role, create_key(connection, role, f"demo-{role.value}", "termmap demo")[1]) for role in Role]
+    console.print("demo API keys (send as `Authorization: Bearer <key>`; new ones each run):")
+    for role, key in demo_keys:
+        console.print(f"  {role.value:<11} {key}", soft_wrap=True)
 
 
 DEMO_LOCAL_TABLES = (
     ("allergens", "https://demo-hospital.example.org/fhir/CodeSystem/allergens"),
     ("pharmacy_formulary", "https://demo-hospital.example.org/fhir/CodeSystem/formulary"),
 )
+
+
+@keys_app.command("create")
+@_domain_errors
+def keys_create(
+    role: Annotated[Role, typer.Option(help="translator, pharmacist, auditor or admin.")],
+    name: Annotated[Optional[str], typer.Option(help="Who or what uses it (shown in audit records).")] = None,
+) -> None:
+    """Create an API key. The key is shown once, alone on the last line; only its hash is stored.
+
+    Example: `termmap keys create --role translator --name interface-engine`
+    """
+    with _store() as engine, engine.begin() as connection:
+        record, key = create_key(connection, role, name or f"{role.value}-key", "cli")
+    console.print(f"created {record.role.value} key {record.id} ({record.name}); store it now, it is not shown again:")
+    print(key)
+
+
+@keys_app.command("list")
+@_domain_errors
+def keys_list() -> None:
+    """List API keys (never the keys themselves).
+
+    Example: `termmap keys list`
+    """
+    with _store() as engine, engine.connect() as connection:
+        found = list_keys(connection)
+    table = Table("id", "name", "role", "starts with", "created", "revoked")
+    for k in found:
+        table.add_row(k.id, k.name, k.role.value, k.prefix, f"{k.created_at:%Y-%m-%d %H:%M}",
+                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@_domain_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `termmap keys list`).")]) -> None:
+    """Revoke an API key; every worker refuses it within seconds.
+
+    Example: `termmap keys revoke 0b6f...`
+    """
+    with _store() as engine, engine.begin() as connection:
+        if not revoke_key(connection, key_id):
+            errors.print(f"[bold red]error:[/] no active key {key_id}")
+            raise typer.Exit(2)
+    console.print(f"revoked {key_id}")
 
 
 @app.command()

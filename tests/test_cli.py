@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from api.auth import list_keys
 from api.cli import app
+from terminology.database import create_store_engine
 from terminology.settings import get_settings
 
 runner = CliRunner()
@@ -132,3 +134,27 @@ def test_real_rxnorm_products_show_their_ingredients_on_lookup(cli, shared_data,
     view = json.loads(cli("lookup", "rxnorm", scd["RXCUI"], "--json").output)
     assert view["display"] == scd["Name"] and view["kind"] == "SCD"
     assert [(i["code"], i["display"]) for i in view["ingredients"]] == [(penicillin_v["RXCUI"], "penicillin V")]
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_hash(cli):
+    output = cli("keys", "create", "--role", "pharmacist", "--name", "pharm.jones").output
+    key = output.strip().splitlines()[-1]
+    assert key.startswith("tm_") and " " not in key
+    listed = cli("keys", "list").output
+    assert "pharm.jones" in listed and "pharmacist" in listed and key not in listed
+
+
+def test_keys_revoke_revokes_once_and_says_when_there_is_nothing_to_revoke(cli, store_url):
+    cli("keys", "create", "--role", "auditor", "--name", "audit.lee")
+    engine = create_store_engine(store_url)
+    with engine.connect() as connection:
+        (record,) = list_keys(connection)
+    engine.dispose()
+    assert f"revoked {record.id}" in cli("keys", "revoke", record.id).output
+    again = cli("keys", "revoke", record.id, ok=False)
+    assert again.exit_code == 2 and "no active key" in again.output
+
+
+def test_keys_create_refuses_an_unknown_role(cli):
+    refused = cli("keys", "create", "--role", "superuser", ok=False)
+    assert refused.exit_code != 0 and "superuser" in refused.output
