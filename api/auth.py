@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from fastapi import Request
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from mappings.audit import record_event
 from mappings.tables import api_keys
 from terminology.errors import NotAuthenticated, NotPermitted
 
@@ -94,6 +95,8 @@ def create_key(connection: Connection, role: Role, name: str, created_by: str) -
         id=record.id, name=name, role=role.value, prefix=record.prefix, key_sha256=key_sha256(key),
         created_at=record.created_at, created_by=created_by,
     ))
+    record_event(connection, actor=created_by, action="key.created", subject_type="key", subject_id=record.id,
+                 after={"name": name, "role": role.value, "prefix": record.prefix})
     return record, key
 
 
@@ -102,12 +105,14 @@ def list_keys(connection: Connection) -> list[ApiKey]:
     return [ApiKey(r.id, r.name, Role(r.role), r.prefix, r.created_at, r.created_by, r.revoked_at) for r in rows]
 
 
-def revoke_key(connection: Connection, key_id: str) -> bool:
+def revoke_key(connection: Connection, key_id: str, revoked_by: str = "cli") -> bool:
     """Revoke a key by id; False if there is no such active key."""
     done = connection.execute(
         update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(timezone.utc))
     )
+    if done.rowcount == 1:
+        record_event(connection, actor=revoked_by, action="key.revoked", subject_type="key", subject_id=key_id)
     return done.rowcount == 1
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, func, insert, select
 from terminology.errors import StaleMappingVersion, UnknownMapping
 from terminology.normalise import normalise_term
 
+from .audit import record_event
 from .tables import mapping_targets, mapping_versions
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "current_mapping",
     "find_current",
     "history",
+    "summary",
     "current_mappings",
     "mapping_groups",
 ]
@@ -199,7 +201,22 @@ def record_mapping(
                 for t in targets
             ],
         )
-    return current_mapping(connection, mapping_id)
+    written = current_mapping(connection, mapping_id)
+    record_event(connection, actor=author, action="mapping.version", subject_type="mapping", subject_id=mapping_id,
+                 before=summary(existing) if existing else None, after=summary(written), now=now)
+    return written
+
+
+def summary(mapping: CuratedMapping) -> dict:
+    """A mapping version as the audit trail and exports show it."""
+    return {
+        "mapping_id": mapping.mapping_id, "version": mapping.version, "source_system": mapping.source_system,
+        "source_code": mapping.source_code, "source_text_norm": mapping.source_text_norm, "context": mapping.context,
+        "target_system": mapping.target_system, "decision": mapping.decision.value,
+        "targets": [{"system": t.system, "code": t.code, "display": t.display,
+                     "relationship": Relationship(t.relationship).value} for t in mapping.targets],
+        "author": mapping.author, "reason": mapping.reason, "origin": mapping.origin,
+    }
 
 
 def count_versions(connection: Connection) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from terminology.schema import metadata
 
-__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "idempotent_requests"]
+__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "audit_events", "idempotent_requests"]
 
 mapping_versions = Table(
     "mapping_versions",
@@ -107,6 +107,24 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(255), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),  # e.g. mapping.version, review.decided, release.activated, key.created
+    Column("subject_type", String(32), nullable=False),  # mapping | review | release | key
+    Column("subject_id", String(255), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "actor", "at"),
+    Index(None, "subject_type", "subject_id"),
+    Index(None, "at"),
 )
 
 idempotent_requests = Table(
