@@ -373,7 +373,8 @@ def serve(
     """
     import uvicorn
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                access_log=False)  # termmap logs each request itself, with its request id
 
 
 if __name__ == "__main__":  # pragma: no cover
