@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -20,7 +21,7 @@ from sqlalchemy import (
 
 from terminology.schema import metadata
 
-__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "audit_events", "idempotent_requests"]
+__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "audit_events", "translation_counts", "idempotent_requests"]
 
 mapping_versions = Table(
     "mapping_versions",
@@ -125,6 +126,20 @@ audit_events = Table(
     Index(None, "actor", "at"),
     Index(None, "subject_type", "subject_id"),
     Index(None, "at"),
+)
+
+translation_counts = Table(
+    "translation_counts",
+    metadata,
+    # Aggregated, never one row per translation: workers add their in-memory counts every few seconds.
+    Column("day", Date, primary_key=True),
+    Column("source_system", String(255), primary_key=True),  # '' when the sender named none
+    Column("sender", String(255), primary_key=True),  # '' when unnamed
+    Column("context", String(16), primary_key=True),
+    Column("status", String(16), primary_key=True),  # mapped | unvalidated | unmapped
+    Column("rule", String(16), primary_key=True),  # rule of the first match, or 'none'
+    Column("count", Integer, nullable=False),
+    Index(None, "day"),
 )
 
 idempotent_requests = Table(
