@@ -163,6 +163,9 @@ class _Lock:
     def acquire(cls, connection: Connection, system: str) -> _Lock:
         key = int.from_bytes(hashlib.sha256(system.encode()).digest()[:8], "big", signed=True)
         if is_postgres(connection.engine):
+            # Advisory locks are per database: key by schema too, so stores in other schemas never wait.
+            schema_name = connection.execute(text("SELECT current_schema()")).scalar() or ""
+            key = int.from_bytes(hashlib.sha256(f"{schema_name}\x1f{system}".encode()).digest()[:8], "big", signed=True)
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             connection.commit()
             return cls(handle=("pg", key))
@@ -237,6 +240,8 @@ class ReleaseLoad:
         now = datetime.now(timezone.utc)
         releases = schema.releases
         self.connection.commit()
+        if is_postgres(self.connection.engine):
+            self.connection.execute(text("SET synchronous_commit = on"))
         # The switch: one transaction retires the old release and activates the new one.
         self.connection.execute(
             update(releases)
@@ -329,6 +334,11 @@ def open_release(
             )
             connection.commit()
             logger.info("staging release %s of %s (pid %s)", release_id, system, os.getpid())
+            if is_postgres(engine):
+                # Staged rows need no durability of their own: a crash leaves a staged release that the
+                # next load purges. The switch to active is made durable again in `_finish`.
+                connection.execute(text("SET synchronous_commit = off"))
+                connection.commit()
             load = ReleaseLoad(connection, staged, batch_size, already=False)
             try:
                 yield load
