@@ -61,6 +61,8 @@ class TranslationCache:
         self._state = _State()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        #: Bumped whenever answers are dropped; an answer computed under an older generation is not kept.
+        self.generation = 0
 
     def refresh(self, engine: Engine, *, now: float | None = None) -> None:
         """Re-read the store's version if `check_every` has passed; clear the cache if it moved."""
@@ -72,6 +74,7 @@ class TranslationCache:
         with self._lock:
             if version != self._state.version:
                 self._answers.clear()
+                self.generation += 1
                 self._state.version = version
             self._state.checked_at = now
 
@@ -79,6 +82,7 @@ class TranslationCache:
         """Forget every answer and re-read the version on the next `refresh`."""
         with self._lock:
             self._answers.clear()
+            self.generation += 1
             self._state = _State()
 
     def get(self, key: CacheKey) -> Translation | None:
@@ -89,10 +93,13 @@ class TranslationCache:
         self.hits += 1
         return answer
 
-    def put(self, key: CacheKey, answer: Translation) -> None:
+    def put(self, key: CacheKey, answer: Translation, generation: int | None = None) -> None:
+        """Keep `answer`, unless answers were dropped since `generation` (when it was computed) was read."""
         if self.max_entries <= 0:
             return
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return  # a decision or release switch happened while it was being computed
             self._answers[key] = answer
             if len(self._answers) > self.max_entries:
                 self._answers.popitem(last=False)

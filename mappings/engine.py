@@ -84,9 +84,10 @@ def translate(
     key = cache_key(request) if cache is not None else None
     known = cache.get(key) if cache is not None else None
     if known is None:
+        generation = cache.generation if cache is not None else None
         known = _decide(connection, request, candidates)
         if cache is not None:
-            cache.put(key, known)
+            cache.put(key, known, generation)
     return _queue(connection, request, known)
 
 
@@ -179,38 +180,43 @@ def _by_code(connection, releases: _Releases, system: str, code: str, target: st
     if not system or not releases.has(system) and system != NDC:
         return []
     matches: list[Match] = []
-    for resolved_system, resolved_code, steps, validated in _resolve(connection, releases, system, code):
-        matches.extend(_reach(connection, releases, resolved_system, resolved_code, target, context, steps, validated))
+    for resolved_system, resolved_code, steps, validated, concept in _resolve(connection, releases, system, code):
+        matches.extend(_reach(connection, releases, resolved_system, resolved_code, target, context, steps, validated,
+                              concept))
     return _dedupe(matches)
 
 
-def _resolve(connection, releases: _Releases, system: str, code: str) -> Iterable[tuple[str, str, tuple[str, ...], bool]]:
-    """The current code(s) a source code stands for, with the steps taken and whether they are validated."""
+def _resolve(
+    connection, releases: _Releases, system: str, code: str
+) -> Iterable[tuple[str, str, tuple[str, ...], bool, Concept | None]]:
+    """The current code(s) a source code stands for, with the steps taken, whether they are validated, and
+    the concept when it was already read on the way (else None: `_reach` reads it)."""
     if system == NDC:
         if not releases.has(RXNORM):
             return
         ndc = normalise_ndc(code)
         for owner, row in queries.crosswalks_to(connection, NDC, ndc):
             if owner == RXNORM and not row.kind.endswith(":suppressed"):
-                yield RXNORM, row.code, (f"crosswalk: NDC {ndc} -> RXCUI {row.code} ({row.kind})",), True
+                yield RXNORM, row.code, (f"crosswalk: NDC {ndc} -> RXCUI {row.code} ({row.kind})",), True, None
         return
     concept = queries.concept(connection, system, code)
     if concept is not None and concept.active:
-        yield system, code, (), True
+        yield system, code, (), True, concept
         return
     associations = queries.associations(connection, system, code)
     if system == RXNORM:
         several = len(associations) > 1
         for a in associations:
-            yield RXNORM, a.target, (f"historical: retired RXCUI {code} {a.type} {a.target}",), not several
+            yield RXNORM, a.target, (f"historical: retired RXCUI {code} {a.type} {a.target}",), not several, None
         return
     for a in associations:
         validated = a.type in _VALIDATED_ASSOCIATIONS
-        yield system, a.target, (f"historical: {code} {a.type} {a.target}",), validated
+        yield system, a.target, (f"historical: {code} {a.type} {a.target}",), validated, None
 
 
-def _reach(connection, releases, system, code, target, context, steps, validated) -> list[Match]:
-    concept = queries.concept(connection, system, code)
+def _reach(connection, releases, system, code, target, context, steps, validated, concept=None) -> list[Match]:
+    if concept is None:
+        concept = queries.concept(connection, system, code)
     if concept is None:
         return []
     is_allergy = context is Context.ALLERGY
@@ -348,7 +354,8 @@ def _answer(connection, request: TranslateRequest, matches: list[Match], *, deci
     if request.words:
         suggestions = tuple(
             Suggestion(c.concept.system, c.concept.code, c.concept.display, c.score)
-            for c in search(connection, request.words, canonical_system(request.target_system), limit=candidates)
+            for c in search(connection, request.words, canonical_system(request.target_system), limit=candidates,
+                            context=request.context.value)
         )
     return Translation(Status.UNMAPPED, original, (), suggestions, None,
                        "no mapping found: the original is kept and queued for review")

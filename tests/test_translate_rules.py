@@ -163,3 +163,14 @@ def test_a_curated_decision_is_seen_by_a_cache_once_it_refreshes(demo_sqlite):
                        origin="review:test")
     cache.refresh(demo_sqlite)
     assert codes(ask(demo_sqlite, LOCAL, "IBUF", text="Ibuprofin", cache=cache)) == [("387207008", "curated")]
+
+
+def test_an_answer_computed_before_an_invalidation_is_not_kept(demo_sqlite):
+    cache = TranslationCache(check_every=60)
+    request = TranslateRequest(SourceCoding(LOCAL, "IBUF", None), "Ibuprofin", SNOMED, Context.ALLERGY)
+    started = cache.generation
+    with demo_sqlite.begin() as connection:
+        answer = translate(connection, request)
+    cache.invalidate()  # a decision committed while that answer was being computed
+    cache.put(("k",) * 5, answer, started)
+    assert cache.get(("k",) * 5) is None
