@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from mappings.cache import TranslationCache
+from mappings.usage import UsageFlusher
 from terminology.database import create_store_engine, require_current_schema
 from terminology.errors import (
     InvalidRequest,
@@ -25,7 +26,7 @@ from terminology.errors import (
 from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
-from . import transform, translate_routes
+from . import curation_routes, exchange_routes, report_routes, transform, translate_routes, web
 from .auth import KeyVerifier, Permission, requires
 from .lookup import lookup_view
 from .metrics import Metrics
@@ -66,9 +67,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             check_every=settings.cache_check_seconds, max_entries=settings.cache_entries
         )
         app.state.keys = KeyVerifier(app.state.engine)
+        # Coverage counts: added to the store every 2 s and at shutdown (see mappings.usage on what can be lost).
+        app.state.usage_flusher = UsageFlusher(app.state.metrics.usage, app.state.engine, every=2.0).start()
         try:
             yield
         finally:
+            app.state.usage_flusher.stop()
             if engine is None:
                 app.state.engine.dispose()
 
@@ -90,9 +94,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         message = f"the store is unavailable: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
         return JsonResponse({"error": StoreUnavailable.__name__, "message": message}, status_code=503)
 
+    app.add_middleware(translate_routes.CachedTranslateLane)  # inside RequestLog: its answers get a request id
     app.add_middleware(RequestLog)
     app.include_router(translate_routes.router)
     app.include_router(transform.router)
+    app.include_router(exchange_routes.router)
+    app.include_router(curation_routes.router)
+    app.include_router(report_routes.router)
+    app.include_router(web.router)  # /ui/: pages for pharmacists and auditors (session login, not bearer keys)
+    web.mount_static(app)
     from .fhir import add_fhir_routes
     add_fhir_routes(app)
 

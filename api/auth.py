@@ -27,13 +27,14 @@ from datetime import datetime, timezone
 
 from fastapi import Request
 from sqlalchemy import Connection, Engine, insert, select, update
+from starlette.concurrency import run_in_threadpool
 
 from mappings.audit import record_event
 from mappings.tables import api_keys
 from terminology.errors import NotAuthenticated, NotPermitted
 
 __all__ = ["Role", "Permission", "ROLE_PERMISSIONS", "Principal", "ApiKey", "create_key", "list_keys",
-           "revoke_key", "KeyVerifier", "requires", "key_sha256"]
+           "revoke_key", "KeyVerifier", "requires", "key_sha256", "bearer_key"]
 
 
 class Role(str, enum.Enum):
@@ -128,7 +129,15 @@ class KeyVerifier:
         self._known: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
+    def remembered(self, key: str) -> tuple[bool, Principal | None]:
+        """(True, the answer) when `key` was checked less than `ttl` seconds ago, else (False, None)."""
+        known = self._known.get(key_sha256(key))
+        if known is not None and time.monotonic() - known[1] < self.ttl:
+            return True, known[0]
+        return False, None
+
     def principal(self, key: str) -> Principal | None:
+        """Who `key` belongs to (None: unknown or revoked), from memory or else the store."""
         digest = key_sha256(key)
         now = time.monotonic()
         known = self._known.get(digest)
@@ -147,19 +156,28 @@ class KeyVerifier:
         return found
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_key(header: str) -> str | None:
+    """The key of an `Authorization` header value `Bearer <key>`, or None when it is not one."""
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def _bearer(request: Request) -> str:
+    key = bearer_key(request.headers.get("authorization", ""))
+    if key is None:
         raise NotAuthenticated("send an API key as `Authorization: Bearer <key>` (create one with `termmap keys create`)")
-    return key.strip()
+    return key
 
 
 def requires(permission: Permission):
     """A FastAPI dependency: the caller's `Principal`, or 401 / 403 naming what is missing."""
 
-    def dependency(request: Request) -> Principal:
-        principal = request.app.state.keys.principal(_bearer(request))
+    async def dependency(request: Request) -> Principal:
+        # Async, so a remembered key costs no hop to a worker thread: only a store read takes one.
+        key, keys = _bearer(request), request.app.state.keys
+        known, principal = keys.remembered(key)
+        if not known:
+            principal = await run_in_threadpool(keys.principal, key)
         if principal is None:
             raise NotAuthenticated("unknown or revoked API key")
         if not principal.may(permission):

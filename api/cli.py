@@ -36,6 +36,9 @@ load_app = typer.Typer(help="Load a release or a local code table into the store
 app.add_typer(load_app, name="load")
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+mappings_app = typer.Typer(help="Curated mappings: export and import (CSV, XLSX, FHIR ConceptMap; SKOS out).",
+                           no_args_is_help=True)
+app.add_typer(mappings_app, name="mappings")
 
 console = Console()
 errors = Console(stderr=True)
@@ -121,6 +124,43 @@ def _report(report: LoadReport) -> None:
             console.print(f"  ... and {len(report.skipped) - 50} more: `termmap releases --skipped {release.id}`")
 
 
+def _audit_activation(engine: Engine, report: LoadReport) -> None:
+    """Record `release.activated` in the audit trail for a load that activated a release (not an `already loaded`)."""
+    from mappings.audit import record_event
+
+    release = report.release
+    if report.already_loaded or release is None:
+        return
+    with engine.begin() as connection:
+        replaced = [r for r in list_releases(connection, release.system)
+                    if r.status.value == "retired" and r.activated_at is not None and r.id != release.id]
+        previous = max(replaced, key=lambda r: (r.activated_at, r.id), default=None)  # the one active until now
+        record_event(
+            connection, actor="cli", action="release.activated", subject_type="release", subject_id=str(release.id),
+            before={"release_id": previous.id, "release": previous.label} if previous else None,
+            after={"release_id": release.id, "release": release.label, "effective_date": release.effective_date,
+                   "checksum": release.checksum, "source": release.source, "rows": report.rows,
+                   "skipped": len(report.skipped)},
+        )
+
+
+def _requeue(engine: Engine, report: LoadReport) -> None:
+    """Re-queue the curated mappings the now active release makes doubtful, and say which."""
+    from mappings.release_changes import requeue_after_release
+
+    with engine.begin() as connection:
+        changes = requeue_after_release(connection, report.release.system, actor="cli")
+    console.print(changes.summary(), soft_wrap=True)
+    for item in changes.requeued[:20]:
+        source = item.source_code or repr(item.source_text_norm)
+        for target in item.targets:
+            hint = ", ".join(f"{r.association} {r.code}" for r in target.replacements) or "no replacement given"
+            console.print(f"  {item.source_system} {source} ({item.context}) -> {target.code} {target.why}: {hint}",
+                          soft_wrap=True, markup=False)
+    if len(changes.requeued) > 20:
+        console.print(f"  ... and {len(changes.requeued) - 20} more: see the review queue")
+
+
 def _with_progress(run: Callable[..., LoadReport]) -> LoadReport:
     progress = _progress()
     try:
@@ -152,6 +192,8 @@ def load_snomed(
             )
         )
     _report(report)
+    _audit_activation(engine, report)
+    _requeue(engine, report)
 
 
 @load_app.command("rxnorm")
@@ -169,6 +211,8 @@ def load_rxnorm(path: Annotated[Path, typer.Argument(help="RxNorm release .zip, 
             lambda progress: load(engine, path, progress=progress, batch_size=settings.load_batch_size)
         )
     _report(report)
+    _audit_activation(engine, report)
+    _requeue(engine, report)
 
 
 @load_app.command("local")
@@ -200,6 +244,8 @@ def load_local(
             )
         )
     _report(report)
+    _audit_activation(engine, report)
+    _requeue(engine, report)
 
 
 @app.command()
@@ -302,6 +348,8 @@ def demo() -> None:
             reports.append(load_local_table(engine, DEMO / "local" / f"{table}.csv", system, columns))
     for report in reports:
         _report(report)
+        _audit_activation(engine, report)
+        _requeue(engine, report)
     with engine.begin() as connection:
         demo_keys = [(role, create_key(connection, role, f"demo-{role.value}", "termmap demo")[1]) for role in Role]
     console.print("demo API keys (send as `Authorization: Bearer <key>`; new ones each run):")
@@ -359,6 +407,231 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `
             errors.print(f"[bold red]error:[/] no active key {key_id}")
             raise typer.Exit(2)
     console.print(f"revoked {key_id}")
+
+
+@mappings_app.command("export")
+@_domain_errors
+def mappings_export(
+    file_format: Annotated[str, typer.Option("--format", help="csv, xlsx, conceptmap or skos.")] = "csv",
+    source_system: Annotated[Optional[str], typer.Option(help="Only mappings from this system.")] = None,
+    target_system: Annotated[Optional[str], typer.Option(help="Only mappings to this system.")] = None,
+    context: Annotated[Optional[str], typer.Option(help="Only this context: allergy or medication.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here (default: standard output).")] = None,
+) -> None:
+    """Export the current curated mappings (the pharmacists' spreadsheet, a FHIR ConceptMap, or SKOS Turtle).
+
+    Example: `termmap mappings export --format xlsx --context allergy -o allergy-mappings.xlsx`
+    """
+    from .exchange_routes import export_file
+
+    if output is None and file_format == "xlsx":
+        errors.print("[bold red]error:[/] an XLSX export needs --output FILE")
+        raise typer.Exit(2)
+    with _store() as engine, engine.connect() as connection:
+        exported = export_file(connection, file_format, source_system=source_system, target_system=target_system,
+                               context=context)
+    if output is None:
+        typer.echo(exported.content, nl=False)
+        return
+    output.write_bytes(exported.content)
+    console.print(f"wrote {output} ({len(exported.content):,} bytes)")
+
+
+@mappings_app.command("import")
+@_domain_errors
+def mappings_import(
+    path: Annotated[Path, typer.Argument(help="CSV, XLSX or ConceptMap (JSON) file.", exists=True, dir_okay=False)],
+    author: Annotated[str, typer.Option(help="Who is importing: the author of every version written.")],
+    file_format: Annotated[Optional[str], typer.Option("--format", help="csv, xlsx or conceptmap (default: from the file name).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid mappings even when some rows are invalid.")] = False,
+    context: Annotated[Optional[str], typer.Option(help="A ConceptMap's context when it does not carry one.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="A CSV's text encoding (default: UTF-8).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the change report as JSON.")] = False,
+) -> None:
+    """Import curated mappings: each changed mapping becomes a new version; invalid rows stop it (exit 1).
+
+    Example: `termmap mappings import allergy-mappings.xlsx --author "pharm.jones" --dry-run`
+    """
+    from .exchange_routes import import_file
+
+    with _store() as engine, engine.begin() as connection:
+        report = import_file(connection, path.read_bytes(), format=file_format, filename=path.name, author=author,
+                             dry_run=dry_run, skip_invalid=skip_invalid, context=context, encoding=encoding)
+    if as_json:
+        console.print_json(json.dumps(report.as_json()))
+    else:
+        console.print(report.message(), soft_wrap=True, markup=False)
+        for warning in report.warnings:
+            console.print(f"warning: {warning}", soft_wrap=True, markup=False)
+        for invalid in report.invalid[:50]:
+            console.print(f"  row {invalid.row}: {'; '.join(invalid.problems)}", soft_wrap=True, markup=False)
+        if len(report.invalid) > 50:
+            console.print(f"  ... and {len(report.invalid) - 50} more invalid rows (see --json)")
+    if report.blocked or (report.invalid and not report.mappings):
+        raise typer.Exit(1)
+
+
+# --- reports and the audit trail (auditors) ------------------------------------------------------
+
+report_app = typer.Typer(help="Reports for auditors: unmapped codes, coverage.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+audit_app = typer.Typer(help="The audit trail: query it, verify its hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _write_report(found, output: Optional[Path]) -> None:
+    """Report data as JSON to standard output (or --out), or an exported file's bytes."""
+    import orjson
+
+    from .report_routes import Exported
+
+    content = found.content if isinstance(found, Exported) else orjson.dumps(found) + b"\n"
+    if output is None:
+        typer.echo(content.decode("utf-8"), nl=False)
+        return
+    output.write_bytes(content)
+    console.print(f"wrote {output} ({len(content):,} bytes)")
+
+
+def _report_format(file_format: str, output: Optional[Path], allowed: tuple[str, ...]) -> str:
+    chosen = file_format.strip().lower()
+    if chosen not in allowed:
+        errors.print(f"[bold red]error:[/] --format must be one of {', '.join(allowed)}, not {file_format!r}")
+        raise typer.Exit(2)
+    if chosen == "xlsx" and output is None:
+        errors.print("[bold red]error:[/] an XLSX report needs --out FILE")
+        raise typer.Exit(2)
+    return chosen
+
+
+@report_app.command("unmapped")
+@_domain_errors
+def report_unmapped(
+    file_format: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
+    since: Annotated[Optional[str], typer.Option(help="Seen on or after: YYYY-MM-DD or an ISO date-time.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Seen on or before: YYYY-MM-DD or an ISO date-time.")] = None,
+    sender: Annotated[Optional[str], typer.Option(help="Only entries this sender sent.")] = None,
+    context: Annotated[Optional[str], typer.Option(help="allergy or medication.")] = None,
+    state: Annotated[Optional[str], typer.Option(help="open, claimed or decided.")] = None,
+    source_system: Annotated[Optional[str], typer.Option(help="Only this source system (URI or name).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--out", "--output", "-o", help="Write here (default: standard output).")] = None,
+) -> None:
+    """Every unmapped or unvalidated entry ever queued: original code and text, senders, occurrences, decision.
+
+    Example: `termmap report unmapped --format xlsx --since 2026-01-01 --out unmapped.xlsx`
+    """
+    from .report_routes import parse_when, unmapped_export
+
+    chosen = _report_format(file_format, output, ("csv", "xlsx", "json"))
+    with _store() as engine, engine.connect() as connection:
+        found = unmapped_export(connection, chosen, since=parse_when(since, "--since"),
+                                until=parse_when(until, "--until"), sender=sender, context=context, state=state,
+                                source_system=source_system)
+    _write_report(found, output)
+
+
+@report_app.command("coverage")
+@_domain_errors
+def report_coverage(
+    by: Annotated[str, typer.Option(help="day or week (ISO weeks, from Monday).")] = "day",
+    file_format: Annotated[str, typer.Option("--format", help="table, csv, xlsx or json.")] = "table",
+    since: Annotated[Optional[str], typer.Option(help="First day: YYYY-MM-DD.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last day: YYYY-MM-DD.")] = None,
+    source_system: Annotated[Optional[str], typer.Option(help="Only this source system (URI or name).")] = None,
+    sender: Annotated[Optional[str], typer.Option(help="Only this sender.")] = None,
+    context: Annotated[Optional[str], typer.Option(help="allergy or medication.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--out", "--output", "-o", help="Write here (default: standard output).")] = None,
+) -> None:
+    """Translations answered mapped / unvalidated / unmapped per day or week, source system and sender.
+
+    Example: `termmap report coverage --by week --since 2026-01-01`
+    """
+    from mappings.reports import coverage_report
+
+    from .report_routes import coverage_export, parse_when
+
+    chosen = _report_format(file_format, output, ("table", "csv", "xlsx", "json"))
+    filters = dict(by=by, since=parse_when(since, "--since"), until=parse_when(until, "--until"),
+                   source_system=source_system, sender=sender, context=context)
+    with _store() as engine, engine.connect() as connection:
+        if chosen != "table":
+            _write_report(coverage_export(connection, chosen, **filters), output)
+            return
+        coverage = coverage_report(connection, **filters)
+    from rich.text import Text
+
+    table = Table(coverage.by, "source system", "sender", "mapped", "unvalidated", "unmapped", "total", "mapped %")
+    for row in (*coverage.rows, *coverage.periods, coverage.total):
+        subtotal = row.level in ("period", "total")
+        style = "bold" if subtotal else ""
+        table.add_row(Text(str(row.period or "total"), style), Text("all" if subtotal else row.source_system or "(none)",
+                      style), Text("all" if subtotal else row.sender or "(none)", style), f"{row.mapped:,}",
+                      f"{row.unvalidated:,}", f"{row.unmapped:,}", f"{row.total:,}", f"{100 * row.mapped_share:.1f}")
+    console.print(table)
+
+
+@audit_app.command("query")
+@_domain_errors
+def audit_query_command(
+    actor: Annotated[Optional[str], typer.Option(help="Who: an API key's name, `cli`, a reviewer.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="On or after: YYYY-MM-DD or an ISO date-time.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="On or before: YYYY-MM-DD or an ISO date-time.")] = None,
+    action: Annotated[Optional[str], typer.Option(help="e.g. mapping.version, or a prefix: review.*")] = None,
+    subject: Annotated[Optional[str], typer.Option(help="A subject id: mapping, review entry, key, release.")] = None,
+    code: Annotated[Optional[str], typer.Option(help="A code appearing in the event (its before / after).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with before and after).")] = False,
+) -> None:
+    """Audit events, newest first, filtered by actor, time, action, subject or code.
+
+    Example: `termmap audit query --actor pharm.jones --since 2026-01-01 --code 372687004`
+    """
+    from mappings.reports import as_json as jsonable
+    from mappings.reports import audit_query
+
+    from .report_routes import parse_when
+
+    with _store() as engine, engine.connect() as connection:
+        page = audit_query(connection, actor=actor, since=parse_when(since, "--since"),
+                           until=parse_when(until, "--until"), action=action, subject=subject, code=code,
+                           limit=limit, offset=offset)
+    if as_json:
+        typer.echo(json.dumps(jsonable(page), ensure_ascii=False))
+        return
+    from rich.text import Text
+
+    table = Table("seq", "at (UTC)", "actor", "action", "subject", "after")
+    for event in page.events:
+        after = json.dumps(event.after, ensure_ascii=False) if event.after is not None else ""
+        cells = (str(event.seq), f"{event.at:%Y-%m-%d %H:%M:%S}", event.actor, event.action,
+                 f"{event.subject_type} {event.subject_id}", after[:80] + ("…" if len(after) > 80 else ""))
+        table.add_row(*(Text(cell) for cell in cells))
+    console.print(table)
+    if page.next_offset is not None:
+        console.print(f"more: --offset {page.next_offset}")
+
+
+@audit_app.command("verify")
+@_domain_errors
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain: exit 0 if intact, 1 naming the first altered or missing link.
+
+    Example: `termmap audit verify`
+    """
+    from mappings.reports import verify_audit
+
+    with _store() as engine, engine.connect() as connection:
+        result = verify_audit(connection)
+    if result.intact:
+        console.print(f"chain intact: {result.events} events")
+        return
+    event = result.broken
+    errors.print(f"chain broken at event seq {event.seq} ({event.at.isoformat()}, actor {event.actor!r}, "
+                 f"action {event.action}): {result.problem}; {result.checked} of {result.events} events "
+                 "verified before it", markup=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 @app.command()

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, func, select
 
 from mappings.tables import review_entries
 from mappings.translation import Translation
+from mappings.usage import UsageCounter
 
 __all__ = ["Metrics"]
 
@@ -33,7 +34,9 @@ class _OpenReviewEntries:
 class Metrics:
     """One registry per app (tests build many apps in one process)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, usage: UsageCounter | None = None) -> None:
+        #: Counts for coverage reports (flushed into `translation_counts` by the app's `UsageFlusher`).
+        self.usage = usage or UsageCounter()
         self.registry = CollectorRegistry()
         self.translations = Counter(
             "termmap_translations", "Translations answered", ["status", "rule", "context"], registry=self.registry
@@ -43,7 +46,31 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.registry.register(_OpenReviewEntries(engine))
+        # Children by label values, since `labels()` takes a lock and builds its key on every call.
+        self._counted: dict[tuple[str, str, str], Counter] = {}
+        self._timed: dict[str, Histogram] = {}
 
-    def count(self, result: Translation, context: str) -> None:
+    def time(self, route: str):
+        """A context manager observing the latency of one request on `route`."""
+        return self._latency(route).time()
+
+    def observe(self, route: str, seconds: float) -> None:
+        """The latency of one request on `route`, measured by the caller."""
+        self._latency(route).observe(seconds)
+
+    def _latency(self, route: str) -> Histogram:
+        child = self._timed.get(route)
+        if child is None:
+            child = self._timed[route] = self.latency.labels(route)
+        return child
+
+    def count(self, result: Translation, context: str, *, source_system: str | None = None,
+              sender: str | None = None) -> None:
+        """Count one answered translation: the Prometheus counter and the coverage counts (by source system, sender)."""
         rule = result.matches[0].rule.value if result.matches else "none"
-        self.translations.labels(result.status.value, rule, context).inc()
+        labels = (result.status.value, rule, context)
+        counter = self._counted.get(labels)
+        if counter is None:
+            counter = self._counted[labels] = self.translations.labels(*labels)
+        counter.inc()
+        self.usage.count(result, context, source_system=source_system, sender=sender)

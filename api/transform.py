@@ -103,9 +103,12 @@ async def transform_resource(
         return _outcome(422, code, str(exc))
     metrics = request.app.state.metrics
 
+    def observe(result, context) -> None:
+        system = (result.original.get("source") or {}).get("system")
+        metrics.count(result, context.value, source_system=system, sender=sender)
+
     def work(connection) -> tuple[int, orjson.Fragment]:
-        report = transform(connection, document, target_system, sender,
-                           observe=lambda result, context: metrics.count(result, context.value))
+        report = transform(connection, document, target_system, sender, observe=observe)
         headers = {name: report.counts[outcome] for name, outcome in COUNT_HEADERS.items()}
         return 200, orjson.Fragment(b'{"headers":' + orjson.dumps(headers) + _SPLIT + dump_fhir_json(document) + b"}")
 

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.engine import answer_from_cache, translate
+from mappings.translation import TranslateRequest
 from terminology.errors import TermmapError
 
-from .auth import Permission, requires
+from .auth import Permission, bearer_key, requires
 from .idempotency import run_once
 from .wire import (
     BATCH_SCHEMA,
@@ -20,7 +22,7 @@ from .wire import (
     translation_json,
 )
 
-__all__ = ["router", "MAX_BATCH"]
+__all__ = ["router", "MAX_BATCH", "CachedTranslateLane", "cached_answer"]
 
 router = APIRouter(tags=["translate"], dependencies=[Depends(requires(Permission.TRANSLATE))])
 MAX_BATCH = 10_000
@@ -57,17 +59,16 @@ async def translate_one(request: Request) -> Response:
     parsed = decode_translate(body)
     state = request.app.state
     metrics, cache = state.metrics, state.cache
-    with metrics.latency.labels("translate").time():
+    with metrics.time("translate"):
         if "idempotency-key" not in request.headers:
-            cache.refresh(state.engine)
-            known = answer_from_cache(cache, parsed)
-            if known is not None:  # validated and cached: no store access at all
-                metrics.count(known, parsed.context.value)
-                return Response(orjson.dumps(translation_json(known)), media_type="application/json")
+            answer = cached_answer(state, parsed)
+            if answer is not None:  # validated and cached: no store access, no hop to a worker thread
+                return Response(answer, media_type="application/json")
 
         def work(connection):
             result = translate(connection, parsed, cache=cache)
-            metrics.count(result, parsed.context.value)
+            metrics.count(result, parsed.context.value, source_system=parsed.source.system,
+                          sender=parsed.sender)
             return 200, translation_json(result)
 
         return await _run(request, "/v1/translate", body, work)
@@ -90,7 +91,8 @@ async def translate_batch(request: Request) -> Response:
             try:
                 item = decode_translate(bytes(raw))
                 result = translate(connection, item, cache=cache)  # raises before writing: a bad item fails alone
-                metrics.count(result, item.context.value)
+                metrics.count(result, item.context.value, source_system=item.source.system,
+                              sender=item.sender)
                 answers.append(translation_json(result))
             except TermmapError as exc:
                 answers.append({"error": {"index": index, "type": type(exc).__name__, "message": str(exc)}})
@@ -98,6 +100,78 @@ async def translate_batch(request: Request) -> Response:
 
     with metrics.latency.labels("translate_batch").time():
         return await _run(request, "/v1/translate/batch", body, work)
+
+
+def cached_answer(state, parsed: TranslateRequest) -> bytes | None:
+    """The JSON answer to `parsed` if the cache holds a validated one (counted in the metrics), else None."""
+    state.cache.refresh(state.engine)
+    known = answer_from_cache(state.cache, parsed)
+    if known is None:
+        return None
+    state.metrics.count(known, parsed.context.value, source_system=parsed.source.system, sender=parsed.sender)
+    return orjson.dumps(translation_json(known))
+
+
+class CachedTranslateLane:
+    """ASGI middleware: answers `POST /v1/translate` from the translation cache, before routing.
+
+    FastAPI's routing and dependency solving cost more than a cached answer itself, so the requests
+    the route would answer from the cache anyway (a remembered key that may translate, no
+    `Idempotency-Key`, a valid body whose validated answer is cached) are answered here, with the
+    route's bytes, headers and metrics (`cached_answer`). Anything else, and any error, goes on to
+    the route with the body replayed, and the route answers it as it always does.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/translate":
+            await self.app(scope, receive, send)
+            return
+        received, chunks = [], []
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        started = perf_counter()
+        answer = self._answer(scope, b"".join(chunks))
+        if answer is None:
+            pending = iter(received)
+
+            async def replay():
+                return next(pending, None) or await receive()
+
+            await self.app(scope, replay, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-length", str(len(answer)).encode()), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": answer})
+        scope["app"].state.metrics.observe("translate", perf_counter() - started)
+
+    @staticmethod
+    def _answer(scope, body: bytes) -> bytes | None:
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"idempotency-key":
+                return None
+            if name == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+        key = bearer_key(authorization or "")
+        state = scope["app"].state
+        if key is None:
+            return None
+        known, principal = state.keys.remembered(key)
+        if not known or principal is None or not principal.may(Permission.TRANSLATE):
+            return None
+        try:
+            return cached_answer(state, decode_translate(body))
+        except Exception:  # noqa: BLE001 - the route meets the same error and answers it properly
+            return None
 
 
 async def _run(request: Request, route: str, body: bytes, work: Callable) -> Response:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, select
 
 from terminology.errors import StaleMappingVersion, UnknownMapping
 from terminology.normalise import normalise_term
@@ -124,6 +124,22 @@ def current_mapping(connection: Connection, mapping_id: str) -> CuratedMapping:
     return history(connection, mapping_id)[-1]
 
 
+#: The newest version for a source (code, or normalised text with code ''), context and target. Built
+#: once: every translation asks, and building the statement costs more than running it.
+_LATEST = (
+    select(mapping_versions)
+    .where(
+        mapping_versions.c.source_system == bindparam("source_system"),
+        mapping_versions.c.source_code == bindparam("code"),
+        mapping_versions.c.source_text_norm == bindparam("text_norm"),
+        mapping_versions.c.context == bindparam("context"),
+        mapping_versions.c.target_system == bindparam("target_system"),
+    )
+    .order_by(mapping_versions.c.version.desc())
+    .limit(1)
+)
+
+
 def find_current(
     connection: Connection, source_system: str, source_code: str | None, text: str | None, context: str, target_system: str
 ) -> CuratedMapping | None:
@@ -131,18 +147,14 @@ def find_current(
 
     A code identifies the source when there is one; otherwise the normalised text does.
     """
-    v = mapping_versions
     if source_code:
-        key = and_(v.c.source_code == source_code.strip(), v.c.source_text_norm == "")
+        code, text_norm = source_code.strip(), ""
     else:
-        key = and_(v.c.source_code == "", v.c.source_text_norm == normalise_term(text or ""))
-    latest = (
-        select(v)
-        .where(v.c.source_system == source_system, v.c.context == context, v.c.target_system == target_system, key)
-        .order_by(v.c.version.desc())
-        .limit(1)
-    )
-    found = _load(connection, connection.execute(latest))
+        code, text_norm = "", normalise_term(text or "")
+    found = _load(connection, connection.execute(_LATEST, {
+        "source_system": source_system, "code": code, "text_norm": text_norm, "context": context,
+        "target_system": target_system,
+    }))
     return found[0] if found else None
 
 

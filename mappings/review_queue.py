@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Insert, select
+from sqlalchemy import Connection, Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from terminology.normalise import normalise_term
@@ -62,6 +62,41 @@ def _insert(connection: Connection, table) -> Insert:
     return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+def _params(table, columns: tuple[str, ...]) -> dict:
+    return {name: bindparam(f"p_{name}", type_=table.c[name].type) for name in columns}
+
+
+def _build_upserts(connection: Connection) -> tuple[Insert, Insert]:
+    """The entry and sender upserts, with bound parameters for every value."""
+    entry = _insert(connection, review_entries).values(_params(review_entries, (
+        "id", "source_system", "source_code", "text_norm", "context", "original", "target_system", "reason",
+        "status", "occurrences", "first_seen", "last_seen")))
+    # The id is a function of the key, so it is the arbiter: two first sightings racing on
+    # PostgreSQL would otherwise collide on the primary key rather than the unique key.
+    entry = entry.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"occurrences": review_entries.c.occurrences + 1, "last_seen": entry.excluded.last_seen},
+    ).returning(review_entries.c.status)
+    sender = _insert(connection, review_senders).values(_params(review_senders, (
+        "entry_id", "sender", "occurrences", "first_seen", "last_seen")))
+    sender = sender.on_conflict_do_update(
+        index_elements=["entry_id", "sender"],
+        set_={"occurrences": review_senders.c.occurrences + 1, "last_seen": sender.excluded.last_seen},
+    )
+    return entry, sender
+
+
+#: Upserts by dialect, built once: building a statement costs several times more than running it.
+_UPSERTS: dict[str, tuple[Insert, Insert]] = {}
+
+
+def _upserts(connection: Connection) -> tuple[Insert, Insert]:
+    made = _UPSERTS.get(connection.dialect.name)
+    if made is None:
+        made = _UPSERTS[connection.dialect.name] = _build_upserts(connection)
+    return made
+
+
 def record_occurrence(
     connection: Connection,
     key: ReviewKey,
@@ -79,37 +114,17 @@ def record_occurrence(
     """
     now = now or datetime.now(timezone.utc)
     entry_id = entry_id_for(key)
-    upsert = _insert(connection, review_entries).values(
-        id=entry_id,
-        source_system=key.source_system,
-        source_code=key.source_code,
-        text_norm=key.text_norm,
-        context=key.context,
-        original=original,
-        target_system=target_system,
-        reason=reason,
-        status="open",
-        occurrences=1,
-        first_seen=now,
-        last_seen=now,
-    )
-    # The id is a function of the key, so it is the arbiter: two first sightings racing on
-    # PostgreSQL would otherwise collide on the primary key rather than the unique key.
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["id"],
-        set_={"occurrences": review_entries.c.occurrences + 1, "last_seen": now},
-    ).returning(review_entries.c.status)
-    status = connection.execute(upsert).scalar_one()
+    entry_upsert, sender_upsert = _upserts(connection)
+    status = connection.execute(entry_upsert, {
+        "p_id": entry_id, "p_source_system": key.source_system, "p_source_code": key.source_code,
+        "p_text_norm": key.text_norm, "p_context": key.context, "p_original": original,
+        "p_target_system": target_system, "p_reason": reason, "p_status": "open", "p_occurrences": 1,
+        "p_first_seen": now, "p_last_seen": now,
+    }).scalar_one()
     if sender:
-        sender_upsert = _insert(connection, review_senders).values(
-            entry_id=entry_id, sender=sender, occurrences=1, first_seen=now, last_seen=now
-        )
-        connection.execute(
-            sender_upsert.on_conflict_do_update(
-                index_elements=["entry_id", "sender"],
-                set_={"occurrences": review_senders.c.occurrences + 1, "last_seen": now},
-            )
-        )
+        connection.execute(sender_upsert, {
+            "p_entry_id": entry_id, "p_sender": sender, "p_occurrences": 1, "p_first_seen": now, "p_last_seen": now,
+        })
     return entry_id, status
 
 

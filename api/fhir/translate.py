@@ -530,7 +530,8 @@ def answer_call(request: Request, call: TranslateCall, connection: Connection | 
         answer = _from_engine(call, coding, result, writing)
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
-        metrics.count(result, call.context.value)
+        metrics.count(result, call.context.value, source_system=coding.system if coding else None,
+                      sender=call.sender)
     logger.info("FHIR $translate: %s (%d matches, context %s)", result.status.value, len(result.matches),
                 call.context.value)
     return answer
