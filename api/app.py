@@ -1,6 +1,8 @@
 """The FastAPI application: built by `create_app()`, one engine per process, settings read once."""
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from mappings.cache import TranslationCache
 from mappings.usage import UsageFlusher
+from terminology import candidate_index
 from terminology.database import create_store_engine, require_current_schema
 from terminology.errors import (
     InvalidRequest,
@@ -36,6 +39,8 @@ from .wire import WIRE_COMPONENTS
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger(__name__)
+
 #: Domain errors -> HTTP status; anything else a TermmapError is 400.
 STATUS_FOR: dict[type[TermmapError], int] = {
     NotAuthenticated: 401,
@@ -55,6 +60,20 @@ def _status(exc: TermmapError) -> int:
     return 400
 
 
+def _warm_in_background(engine: Engine) -> None:
+    """Build the candidate-search indexes of the active releases without delaying start-up."""
+
+    def warm() -> None:
+        try:
+            with engine.connect() as connection:
+                seconds = candidate_index.warm(connection)
+            logger.info("candidate indexes ready: %s", seconds)
+        except Exception:  # noqa: BLE001 - the first search builds them instead
+            logger.warning("warming the candidate indexes failed; the first search will build them", exc_info=True)
+
+    threading.Thread(target=warm, name="warm-candidate-index", daemon=True).start()
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """The service, on `engine` (default: one made from `settings.database_url`)."""
     settings = settings or get_settings()
@@ -67,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             check_every=settings.cache_check_seconds, max_entries=settings.cache_entries
         )
         app.state.keys = KeyVerifier(app.state.engine)
+        if settings.warm_candidate_index:
+            _warm_in_background(app.state.engine)
         # Coverage counts: added to the store every 2 s and at shutdown (see mappings.usage on what can be lost).
         app.state.usage_flusher = UsageFlusher(app.state.metrics.usage, app.state.engine, every=2.0).start()
         try:

@@ -312,6 +312,8 @@ def lookup(
 def search(
     text: Annotated[str, typer.Argument(help="Text to search for, as a sender might write it.")],
     system: Annotated[Optional[str], typer.Option(help="Only this system.")] = None,
+    context: Annotated[Optional[str], typer.Option(help="allergy (substances, ingredients, classes) or "
+                                                   "medication (products).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
 ) -> None:
     """Rank concepts whose terms resemble TEXT. Suggestions only: a score never decides a mapping.
@@ -319,7 +321,7 @@ def search(
     Example: `termmap search "amoxicilin" --system rxnorm`
     """
     with _store() as engine, engine.connect() as connection:
-        found = search_store(connection, text, system, limit=limit)
+        found = search_store(connection, text, system, limit=limit, context=context)
     table = Table("score", "system", "code", "display", "matched term")
     for candidate in found:
         c = candidate.concept

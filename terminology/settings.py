@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     cache_check_seconds: float = Field(default=0.5, ge=0)
     #: Translation answers each worker keeps (least recently stored dropped first); 0 turns the cache off.
     cache_entries: int = Field(default=200_000, ge=0)
+    #: Build the candidate-search indexes in the background when the service starts.
+    warm_candidate_index: bool = True
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from terminology.database import create_store_engine, migrate
 
+# Tests build many short-lived apps over throw-away stores: no background index warm-up racing their teardown.
+os.environ.setdefault("TERMMAP_WARM_CANDIDATE_INDEX", "false")
+
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT.parent / "shared" / "data"
 POSTGRES_URL = os.environ.get("TERMMAP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
