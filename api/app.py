@@ -29,7 +29,7 @@ from terminology.errors import (
 from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
-from . import curation_routes, exchange_routes, report_routes, transform, translate_routes, web
+from . import curation_routes, exchange_routes, hl7v2_routes, report_routes, transform, translate_routes, web
 from .auth import KeyVerifier, Permission, requires
 from .lookup import lookup_view
 from .metrics import Metrics
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestLog)
     app.include_router(translate_routes.router)
     app.include_router(transform.router)
+    app.include_router(hl7v2_routes.router)
     app.include_router(exchange_routes.router)
     app.include_router(curation_routes.router)
     app.include_router(report_routes.router)

@@ -636,6 +636,66 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+hl7_app = typer.Typer(help="HL7 v2 (ER7) messages: translate their allergy and medication codes.",
+                      no_args_is_help=True)
+app.add_typer(hl7_app, name="hl7")
+
+
+@hl7_app.command("translate")
+@_domain_errors
+def hl7_translate(
+    files: Annotated[list[Path], typer.Argument(help="Files of messages: MLLP frames, or separated by blank lines.",
+                                                exists=True, dir_okay=False)],
+    target_system: Annotated[str, typer.Option("--target-system", help="e.g. http://snomed.info/sct")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the translated files "
+                                                "(default: messages to stdout)", file_okay=False)] = None,
+    local_system: Annotated[Optional[str], typer.Option(help="System of `L` / `99zzz` codes.")] = None,
+    original_first: Annotated[bool, typer.Option(help="Keep the original in components 1-3.")] = False,
+) -> None:
+    """Translate every message in FILES, each in its own transaction, as `POST /v1/hl7v2/translate` does.
+
+    A translated file keeps its framing: MLLP frames stay frames, other messages are separated by a blank
+    line. An unreadable message is reported and left out. Example:
+    `termmap hl7 translate in.hl7 --target-system http://snomed.info/sct --out translated/`
+    """
+    import sys
+
+    from mappings.hl7v2 import Hl7v2Error, Outcome, split_messages, translate_message
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    totals = {outcome: 0 for outcome in Outcome}
+    table = Table("file", "messages", "rejected", *(o.value for o in Outcome))
+    with _store() as engine:
+        for path in files:
+            data = path.read_bytes()
+            framed = b"\x0b" in data
+            written: list[bytes] = []
+            counts = {outcome: 0 for outcome in Outcome}
+            rejected = 0
+            for number, raw in enumerate(split_messages(data), 1):
+                try:
+                    with engine.begin() as connection:
+                        result = translate_message(connection, raw, target_system, local_system=local_system,
+                                                   original_first=original_first)
+                except Hl7v2Error as exc:
+                    rejected += 1
+                    errors.print(f"{path.name} message {number}: rejected ({exc.segment}-{exc.field_number}): {exc}",
+                                 markup=False)
+                    continue
+                written.append(result.message)
+                for outcome, count in result.counts.items():
+                    counts[outcome] += count
+                    totals[outcome] += count
+            joined = b"".join(b"\x0b" + m + b"\x1c\r" for m in written) if framed else b"\n\n".join(written)
+            if out is not None:
+                (out / path.name).write_bytes(joined)
+            else:
+                sys.stdout.buffer.write(joined + (b"" if framed else b"\n"))
+            table.add_row(path.name, str(len(written) + rejected), str(rejected), *(str(counts[o]) for o in Outcome))
+    (console if out is not None else errors).print(table)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
