@@ -63,7 +63,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Connection, Text, and_, case, cast, exists, func, or_, select, type_coerce
+from sqlalchemy.types import NullType
 
 from terminology import schema
 from terminology.errors import InvalidRequest, UnknownSystem
@@ -113,6 +114,7 @@ CONTEXTS = ("allergy", "medication")
 STATUSES = ("mapped", "unvalidated", "unmapped")
 MAX_AUDIT_PAGE = 1_000
 _BATCH = 500
+_LOOKUP_BATCH = 5_000  # codes / texts per IN (...) lookup: under SQLite's 32,766 and PostgreSQL's 65,535 parameters
 #: Historical associations, best replacement first (as `mappings.release_changes` ranks them).
 _PREFERENCE = ("SAME AS", "REPLACED BY", "REMAPPED TO", "POSSIBLY EQUIVALENT TO", "POSSIBLY REPLACED BY",
                "ALTERNATIVE", "MOVED TO", "WAS A", "REFERS TO")
@@ -129,6 +131,31 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _raw_time(value: Any) -> datetime | None:
+    """A stored time as UTC-aware: SQLite hands back ISO text (UTC), PostgreSQL an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLAlchemy writes SQLite times as naive UTC text; parsing with an offset
+        try:                    # is 5x faster than .replace(tzinfo=...) afterwards
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            value = datetime.fromisoformat(value)
+    zone = value.tzinfo
+    if zone is None:
+        return value.replace(tzinfo=timezone.utc)
+    if zone is timezone.utc or getattr(zone, "key", None) in _UTC_KEYS:  # psycopg: ZoneInfo("Etc/UTC")
+        return value
+    return value.astimezone(timezone.utc)
+
+
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+
+
+def _raw(column):
+    """The column as the driver returns it: no SQLAlchemy result processing (the per-row cost of a big report)."""
+    return type_coerce(column, NullType())
 
 
 def _start(since: Day) -> datetime | None:
@@ -266,9 +293,10 @@ def unmapped_report(
     where = _unmapped_where(since=since, until=until, sender=sender, context=context, state=state,
                             source_system=source_system, reason=reason, now=now)
     query = (
-        select(e.c.id, e.c.source_system, e.c.source_code, e.c.original, e.c.context, e.c.target_system, e.c.reason,
-               _state_sql(now).label("state"), e.c.claimed_by, e.c.occurrences, e.c.first_seen, e.c.last_seen,
-               e.c.decision, e.c.decided_by, e.c.decided_at, e.c.mapping_id, e.c.comment, e.c.requeue_reason)
+        select(e.c.id, e.c.source_system, e.c.source_code, cast(e.c.original, Text), e.c.context, e.c.target_system,
+               e.c.reason, _state_sql(now), e.c.claimed_by, e.c.occurrences, _raw(e.c.first_seen),
+               _raw(e.c.last_seen), e.c.decision, e.c.decided_by, _raw(e.c.decided_at), e.c.mapping_id, e.c.comment,
+               e.c.requeue_reason)
         .where(*where)
         .order_by(e.c.occurrences.desc(), e.c.first_seen.asc(), e.c.id.asc())
     )
@@ -279,20 +307,22 @@ def unmapped_report(
     rows = connection.execute(query).all()
     if not rows:
         return []
-    senders = _senders_of(connection, query.with_only_columns(e.c.id), len(rows))
+    ids = query.with_only_columns(e.c.id)
+    senders = _senders_of(connection, ids if limit is not None or offset else ids.order_by(None), len(rows))
     found = []
-    for row in rows:
-        original = row.original if isinstance(row.original, dict) else {}
-        source = original.get("source") if isinstance(original.get("source"), dict) else {}
+    for (entry_id, system, code, original, context, target, reason, state, claimed_by, occurrences, first_seen,
+         last_seen, decision, decided_by, decided_at, mapping_id, comment, requeue_reason) in rows:
+        original = orjson.loads(original) if original else {}
+        if not isinstance(original, dict):
+            original = {}
+        source = original.get("source")
+        if not isinstance(source, dict):
+            source = {}
         found.append(UnmappedRow(
-            entry_id=row.id, source_system=row.source_system, source_code=row.source_code,
-            original_code=source.get("code"), original_display=source.get("display"),
-            original_text=original.get("text"), context=row.context, target_system=row.target_system,
-            reason=row.reason, state=row.state, claimed_by=row.claimed_by if row.state == "claimed" else None,
-            occurrences=row.occurrences, senders=senders.get(row.id, {}), first_seen=_utc(row.first_seen),
-            last_seen=_utc(row.last_seen), decision=row.decision, decided_by=row.decided_by,
-            decided_at=_utc(row.decided_at), mapping_id=row.mapping_id, comment=row.comment,
-            requeue_reason=row.requeue_reason,
+            entry_id, system, code, source.get("code"), source.get("display"), original.get("text"), context, target,
+            reason, state, claimed_by if state == "claimed" else None, occurrences, senders.get(entry_id, {}),
+            _raw_time(first_seen), _raw_time(last_seen), decision, decided_by, _raw_time(decided_at), mapping_id,
+            comment, requeue_reason,
         ))
     return found
 
@@ -308,7 +338,7 @@ def _senders_of(connection: Connection, ids_query, count: int) -> dict[str, dict
     rows = connection.execute(
         select(s.c.entry_id, s.c.sender, s.c.occurrences).where(chosen)
         .order_by(s.c.entry_id, s.c.occurrences.desc(), s.c.sender)
-    )
+    ).all()
     found: dict[str, dict[str, int]] = {}
     for entry_id, sender, occurrences in rows:
         found.setdefault(entry_id, {})[sender] = occurrences
@@ -682,9 +712,9 @@ def _states(connection: Connection, release_id: int | None, codes: Iterable[str]
         return {}
     c = schema.concepts
     found = {}
-    for start in range(0, len(wanted), _BATCH):
+    for start in range(0, len(wanted), _LOOKUP_BATCH):
         for row in connection.execute(select(c.c.code, c.c.active, c.c.display)
-                                      .where(c.c.release_id == release_id, c.c.code.in_(wanted[start:start + _BATCH]))):
+                                      .where(c.c.release_id == release_id, c.c.code.in_(wanted[start:start + _LOOKUP_BATCH]))):
             found[row.code] = (bool(row.active), row.display)
     return found
 
@@ -693,11 +723,11 @@ def _associations(connection: Connection, release_id: int, codes: Iterable[str])
     wanted = sorted(set(codes))
     a, c = schema.associations, schema.concepts
     links: dict[str, list[tuple]] = defaultdict(list)
-    for start in range(0, len(wanted), _BATCH):
+    for start in range(0, len(wanted), _LOOKUP_BATCH):
         rows = connection.execute(
             select(a.c.source_code, a.c.type, a.c.target_code, c.c.display, c.c.active)
             .select_from(a.outerjoin(c, and_(c.c.release_id == a.c.release_id, c.c.code == a.c.target_code)))
-            .where(a.c.release_id == release_id, a.c.source_code.in_(wanted[start:start + _BATCH]))
+            .where(a.c.release_id == release_id, a.c.source_code.in_(wanted[start:start + _LOOKUP_BATCH]))
         )
         for row in rows:
             links[row.source_code].append((row.type, row.target_code, row.display,
@@ -740,12 +770,12 @@ def _designations(connection: Connection, release_id: int, texts: Iterable[str])
     wanted = sorted(set(texts))
     d, c = schema.designations, schema.concepts
     found: dict[str, dict[str, tuple]] = defaultdict(dict)
-    for start in range(0, len(wanted), _BATCH):
+    for start in range(0, len(wanted), _LOOKUP_BATCH):
         # Driven by the (release_id, term_norm) index: a join from the queue lets SQLite's planner scan instead.
         rows = connection.execute(
             select(d.c.term_norm, d.c.code, c.c.display, d.c.term)
             .select_from(d.join(c, and_(c.c.release_id == d.c.release_id, c.c.code == d.c.code)))
-            .where(d.c.release_id == release_id, d.c.term_norm.in_(wanted[start:start + _BATCH]),
+            .where(d.c.release_id == release_id, d.c.term_norm.in_(wanted[start:start + _LOOKUP_BATCH]),
                    c.c.active.is_(True))
         )
         for row in rows:
@@ -762,8 +792,8 @@ def _entry_fields(row: Any, now: datetime) -> dict[str, Any]:
 
 def _open_entries(connection: Connection, ids: Iterable[str]) -> dict[str, Any]:
     wanted, e, found = sorted(set(ids)), review_entries, {}
-    for start in range(0, len(wanted), _BATCH):
-        for row in connection.execute(select(e).where(e.c.id.in_(wanted[start:start + _BATCH]))):
+    for start in range(0, len(wanted), _LOOKUP_BATCH):
+        for row in connection.execute(select(e).where(e.c.id.in_(wanted[start:start + _LOOKUP_BATCH]))):
             found[row.id] = row
     return found
 

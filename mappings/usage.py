@@ -8,8 +8,8 @@
 The hot path is one dict increment under a lock: no clock formatting, no canonicalising, no I/O.
 The key is (UTC day, source system as sent, sender, context, status, rule); `flush` canonicalises
 the system (`terminology.systems.canonical_system`), merges keys that then coincide, and upserts
-`count = count + excluded.count` (SQLite / PostgreSQL `INSERT ... ON CONFLICT`, one driver-level
-`executemany`), rows sorted by key so that two workers flushing at once lock rows in the same order.
+`count = count + excluded.count` (SQLite / PostgreSQL `INSERT ... ON CONFLICT`, at driver level: see
+`write_counts`), rows sorted by key so that two workers flushing at once lock rows in the same order.
 
 `UsageFlusher` runs `flush` on a daemon thread every `every` seconds (2 by default) and once more
 when stopped; the app starts it in its lifespan and stops it at shutdown. Every worker process
@@ -54,7 +54,7 @@ UsageKey = tuple[int, str, str, str, str, str]
 MAX_PENDING_KEYS = 200_000
 _EPOCH = date(1970, 1, 1)
 _SYSTEM_MAX, _SENDER_MAX, _SHORT_MAX = 255, 255, 16  # column sizes of translation_counts
-_ROWS_PER_STATEMENT = 5_000
+_ROWS_PER_STATEMENT = 20_000
 _clock = time.time
 
 
@@ -174,12 +174,15 @@ def _rows(counts: Mapping[UsageKey, int], *, iso_days: bool) -> list[tuple]:
 
 
 #: The upsert, as the SQLite / PostgreSQL dialect `insert(...).on_conflict_do_update(...)` builds it, written
-#: out so that it runs as one driver-level `executemany` (3-5x faster than through Core for 100k rows).
-_UPSERT = (
-    f"INSERT INTO {translation_counts.name} (day, source_system, sender, context, status, rule, count) "
-    "VALUES ({params}) ON CONFLICT (day, source_system, sender, context, status, rule) "
-    f"DO UPDATE SET count = {translation_counts.name}.count + excluded.count"
-)
+#: out to run at driver level: on SQLite one `executemany`; on PostgreSQL one statement per chunk over arrays
+#: (`unnest`), which is 5-10x faster than a statement per row for a large flush.
+_COLUMNS = "day, source_system, sender, context, status, rule, count"
+_ON_CONFLICT = (f"ON CONFLICT (day, source_system, sender, context, status, rule) "
+                f"DO UPDATE SET count = {translation_counts.name}.count + excluded.count")
+_SQLITE_UPSERT = f"INSERT INTO {translation_counts.name} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"
+_POSTGRES_UPSERT = (f"INSERT INTO {translation_counts.name} ({_COLUMNS}) SELECT * FROM unnest(%s::date[], "
+                    f"%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::integer[]) "
+                    f"{_ON_CONFLICT}")
 
 
 def write_counts(connection: Connection, counts: Mapping[UsageKey, int]) -> int:
@@ -189,11 +192,12 @@ def write_counts(connection: Connection, counts: Mapping[UsageKey, int]) -> int:
     """
     sqlite = connection.dialect.name == "sqlite"
     rows = _rows(counts, iso_days=sqlite)  # SQLite keeps a Date as ISO text, as SQLAlchemy's Date writes it
-    if not rows:
-        return 0
-    statement = _UPSERT.format(params=", ".join(["?" if sqlite else "%s"] * 7))
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        connection.exec_driver_sql(statement, rows[start:start + _ROWS_PER_STATEMENT])
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        if sqlite:
+            connection.exec_driver_sql(_SQLITE_UPSERT, chunk)
+        else:
+            connection.exec_driver_sql(_POSTGRES_UPSERT, tuple(list(column) for column in zip(*chunk)))
     return sum(row[-1] for row in rows)
 
 
