@@ -73,7 +73,7 @@ from terminology.releases import to_release
 from terminology.search import search
 from terminology.systems import canonical_system
 
-from .audit import verify_chain
+from .audit import AuditEvent, verify_chain
 from .curated import Decision, current_mappings
 from .tables import audit_events, review_entries, review_senders, translation_counts
 
@@ -503,18 +503,8 @@ def coverage_table(coverage: Coverage) -> list[dict[str, Any]]:
 # --- audit trail ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str
-    before: Any
-    after: Any
-    prev_hash: str
-    hash: str
+#: An audit event as the reports show it (the audit module's own record type).
+AuditRow = AuditEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from mappings.curated import (
     current_mappings,
     mapping_groups,
 )
+from mappings.exchange_conceptmap import R4_EQUIVALENCE, RELATIONSHIP_OF_EQUIVALENCE
 from mappings.tables import mapping_versions
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system
 
@@ -61,26 +62,8 @@ __all__ = [
 CANONICAL_BASE = "https://termmap.dev/fhir/ConceptMap/"
 _SHORT = {SNOMED: "snomed", RXNORM: "rxnorm", NDC: "ndc"}
 
-#: Our (R5) relationship -> R4 equivalence; `not-related-to` is `disjoint` with a concept, `unmatched` without.
-R4_EQUIVALENCE = {
-    Relationship.EQUIVALENT: "equivalent",
-    Relationship.SOURCE_NARROWER: "wider",
-    Relationship.SOURCE_BROADER: "narrower",
-    Relationship.RELATED: "relatedto",
-    Relationship.NOT_RELATED: "disjoint",
-}
-_FROM_R4 = {
-    "equivalent": Relationship.EQUIVALENT,
-    "equal": Relationship.EQUIVALENT,
-    "wider": Relationship.SOURCE_NARROWER,
-    "subsumes": Relationship.SOURCE_NARROWER,
-    "narrower": Relationship.SOURCE_BROADER,
-    "specializes": Relationship.SOURCE_BROADER,
-    "relatedto": Relationship.RELATED,
-    "inexact": Relationship.RELATED,
-    "unmatched": Relationship.NOT_RELATED,
-    "disjoint": Relationship.NOT_RELATED,
-}
+#: The R4 equivalence tables are the exchange module's: one place, so upload, export and $translate agree.
+_FROM_R4 = RELATIONSHIP_OF_EQUIVALENCE
 
 
 def equivalence_of(relationship: Relationship, *, has_concept: bool = True) -> str:
