@@ -82,7 +82,9 @@ review_entries = Table(
     # Set when a release change re-queued the entry: why, and the replacement it suggests.
     Column("requeue_reason", Text),
     Column("suggestion", JSON),
-    UniqueConstraint("source_system", "source_code", "text_norm", "context"),
+    # Not a unique constraint: the id *is* a function of this key (uuid5), so the primary key already
+    # makes it unique; a second unique index let concurrent upserts deadlock on PostgreSQL.
+    Index(None, "source_system", "source_code", "text_norm", "context"),
     Index(None, "status", "occurrences"),
 )
 
