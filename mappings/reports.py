@@ -57,13 +57,28 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, and_, case, cast, exists, func, or_, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import NullType
 
 from terminology import schema
@@ -74,8 +89,15 @@ from terminology.search import search
 from terminology.systems import canonical_system
 
 from .audit import AuditEvent, verify_chain
-from .curated import Decision, current_mappings
-from .tables import audit_events, review_entries, review_senders, translation_counts
+from .curated import Decision
+from .tables import (
+    audit_events,
+    mapping_targets,
+    mapping_versions,
+    review_entries,
+    review_senders,
+    translation_counts,
+)
 
 __all__ = [
     "STATES",
@@ -151,6 +173,21 @@ def _raw_time(value: Any) -> datetime | None:
 
 
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+
+
+def _among(connection: Connection, column, values: Sequence[str]):
+    """SQL: `column` is one of `values` (PostgreSQL: one array parameter, `= ANY(...)`; SQLite: `IN (...)`)."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(values)
+
+
+def _chunks(connection: Connection, values: Iterable[str]) -> Iterator[list[str]]:
+    """Sorted distinct values in lookup-sized pieces (one piece on PostgreSQL, which binds them as one array)."""
+    wanted = sorted({v for v in values if v})
+    size = max(len(wanted), 1) if connection.dialect.name == "postgresql" else _LOOKUP_BATCH
+    for start in range(0, len(wanted), size):
+        yield wanted[start:start + size]
 
 
 def _raw(column):
@@ -697,27 +734,25 @@ def _releases_to_compare(connection: Connection, system: str, release_id: int | 
 
 def _states(connection: Connection, release_id: int | None, codes: Iterable[str]) -> dict[str, tuple[bool, str]]:
     """code -> (active, display) for the codes one release holds."""
-    wanted = sorted({c for c in codes if c})
-    if release_id is None or not wanted:
+    if release_id is None:
         return {}
     c = schema.concepts
     found = {}
-    for start in range(0, len(wanted), _LOOKUP_BATCH):
+    for chunk in _chunks(connection, codes):
         for row in connection.execute(select(c.c.code, c.c.active, c.c.display)
-                                      .where(c.c.release_id == release_id, c.c.code.in_(wanted[start:start + _LOOKUP_BATCH]))):
+                                      .where(c.c.release_id == release_id, _among(connection, c.c.code, chunk))):
             found[row.code] = (bool(row.active), row.display)
     return found
 
 
 def _associations(connection: Connection, release_id: int, codes: Iterable[str]) -> dict[str, list[Replacement]]:
-    wanted = sorted(set(codes))
     a, c = schema.associations, schema.concepts
     links: dict[str, list[tuple]] = defaultdict(list)
-    for start in range(0, len(wanted), _LOOKUP_BATCH):
+    for chunk in _chunks(connection, codes):
         rows = connection.execute(
             select(a.c.source_code, a.c.type, a.c.target_code, c.c.display, c.c.active)
             .select_from(a.outerjoin(c, and_(c.c.release_id == a.c.release_id, c.c.code == a.c.target_code)))
-            .where(a.c.release_id == release_id, a.c.source_code.in_(wanted[start:start + _LOOKUP_BATCH]))
+            .where(a.c.release_id == release_id, _among(connection, a.c.source_code, chunk))
         )
         for row in rows:
             links[row.source_code].append((row.type, row.target_code, row.display,
@@ -730,43 +765,57 @@ def _associations(connection: Connection, release_id: int, codes: Iterable[str])
     }
 
 
+def _current_targets(connection: Connection, system: str) -> list[Any]:
+    """The targets in `system` of the newest version of every curated mapping whose decision is `mapped`.
+
+    One query (as `curated.current_mappings` picks the newest version), not the mapping records:
+    a large formulary has thousands of mappings and this report needs only their targets.
+    """
+    v, t = mapping_versions, mapping_targets
+    newest = (select(v.c.mapping_id, func.max(v.c.version).label("version"))
+              .where(v.c.target_system == system).group_by(v.c.mapping_id).subquery())
+    return connection.execute(
+        select(v.c.mapping_id, v.c.version, v.c.source_system, v.c.source_code, v.c.source_text_norm, v.c.context,
+               t.c.code, t.c.display)
+        .select_from(v.join(newest, and_(v.c.mapping_id == newest.c.mapping_id, v.c.version == newest.c.version))
+                     .join(t, t.c.version_row == v.c.id))
+        .where(v.c.decision == Decision.MAPPED.value, t.c.system == system)
+        .order_by(v.c.source_system, v.c.context, v.c.source_code, v.c.source_text_norm, t.c.code)
+    ).all()
+
+
 def _affected_targets(connection: Connection, system: str, release: Release,
                       previous: Release | None) -> tuple[int, list[AffectedTarget]]:
-    mapped = [m for m in current_mappings(connection, target_system=system)
-              if m.decision is Decision.MAPPED and any(t.system == system for t in m.targets)]
-    codes = {t.code for m in mapped for t in m.targets if t.system == system}
+    targets = _current_targets(connection, system)
+    codes = {row.code for row in targets}
     now = _states(connection, release.id, codes)
     before = _states(connection, previous.id, codes) if previous else {}
     doubtful = {code for code in codes if not (code in now and now[code][0])
                 and (previous is None or (code in before and before[code][0]))}
     replacements = _associations(connection, release.id, doubtful) if doubtful else {}
     found = []
-    for mapping in mapped:
-        for target in mapping.targets:
-            if target.system != system or target.code not in doubtful:
-                continue
-            links = tuple(replacements.get(target.code, ()))
-            state = INACTIVE if target.code in now else (RETIRED if links else ABSENT)
-            found.append(AffectedTarget(
-                mapping.mapping_id, mapping.version, mapping.source_system, mapping.source_code,
-                mapping.source_text_norm, mapping.context, target.code, target.display,
-                ACTIVE if previous is not None else None, state, links,
-            ))
-    return len(mapped), found
+    for row in targets:
+        if row.code not in doubtful:
+            continue
+        links = tuple(replacements.get(row.code, ()))
+        state = INACTIVE if row.code in now else (RETIRED if links else ABSENT)
+        found.append(AffectedTarget(
+            row.mapping_id, row.version, row.source_system, row.source_code, row.source_text_norm, row.context,
+            row.code, row.display, ACTIVE if previous is not None else None, state, links,
+        ))
+    return len({row.mapping_id for row in targets}), found
 
 
 def _designations(connection: Connection, release_id: int, texts: Iterable[str]) -> dict[str, dict[str, tuple]]:
     """text_norm -> {code: (display, term)} for the active concepts of one release with that designation."""
-    wanted = sorted(set(texts))
     d, c = schema.designations, schema.concepts
     found: dict[str, dict[str, tuple]] = defaultdict(dict)
-    for start in range(0, len(wanted), _LOOKUP_BATCH):
+    for chunk in _chunks(connection, texts):
         # Driven by the (release_id, term_norm) index: a join from the queue lets SQLite's planner scan instead.
         rows = connection.execute(
             select(d.c.term_norm, d.c.code, c.c.display, d.c.term)
             .select_from(d.join(c, and_(c.c.release_id == d.c.release_id, c.c.code == d.c.code)))
-            .where(d.c.release_id == release_id, d.c.term_norm.in_(wanted[start:start + _LOOKUP_BATCH]),
-                   c.c.active.is_(True))
+            .where(d.c.release_id == release_id, _among(connection, d.c.term_norm, chunk), c.c.active.is_(True))
         )
         for row in rows:
             found[row.term_norm].setdefault(row.code, (row.display, row.term))
@@ -781,9 +830,9 @@ def _entry_fields(row: Any, now: datetime) -> dict[str, Any]:
 
 
 def _open_entries(connection: Connection, ids: Iterable[str]) -> dict[str, Any]:
-    wanted, e, found = sorted(set(ids)), review_entries, {}
-    for start in range(0, len(wanted), _LOOKUP_BATCH):
-        for row in connection.execute(select(e).where(e.c.id.in_(wanted[start:start + _LOOKUP_BATCH]))):
+    e, found = review_entries, {}
+    for chunk in _chunks(connection, ids):
+        for row in connection.execute(select(e).where(_among(connection, e.c.id, chunk))):
             found[row.id] = row
     return found
 
