@@ -1,7 +1,6 @@
 """A new release re-queues the curated mappings it makes doubtful, suggests replacements, and repoints nothing."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,34 +16,12 @@ from mappings.review_queue import ReviewKey, entry_id_for, record_occurrence
 from mappings.tables import audit_events, review_entries
 from mappings.translation import Context, SourceCoding, Status, TranslateRequest
 from tests.conftest import DEMO, DEMO_FORMULARY_SYSTEM, DEMO_LOCAL_SYSTEM
+from tests.conftest import redated_demo_snomed as snomed_release
 
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NEW_SNOMED = f"{SNOMED}|INT 20260301"
 REPLACED_BY = "900000000000526001"
-
-
-def snomed_release(tmp_path: Path) -> Path:
-    """The demo SNOMED CT release re-dated 20260301, with two (invented) changes: 323389000 Benzylpenicillin
-    inactive and REPLACED BY 373270004; 387170002 Ampicillin left out altogether."""
-    source = DEMO / "snomed" / "SnomedCT_DemoRF2_20250901"
-    release = tmp_path / "SnomedCT_DemoRF2_20260301"
-    for path in source.rglob("*.txt"):
-        out = release / path.relative_to(source).parent / path.name.replace("20250901", "20260301")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = path.read_text(encoding="utf-8")
-        newline = "\r\n" if "\r\n" in text else "\n"
-        lines = text.split(newline)
-        if path.name.startswith("sct2_Concept_"):
-            lines = [line for line in lines if not line.startswith("387170002\t")]
-            lines = ["\t".join(["323389000", "20260301", "0", *line.split("\t")[3:]])
-                     if line.startswith("323389000\t") else line for line in lines]
-        if path.name.startswith("der2_cRefset_Association"):
-            row = [str(uuid.uuid5(uuid.NAMESPACE_URL, "termmap-test-replaced-by")), "20260301", "1",
-                   "900000000000207008", REPLACED_BY, "323389000", "373270004"]
-            lines.insert(-1 if lines[-1] == "" else len(lines), "\t".join(row))
-        out.write_text(newline.join(lines), encoding="utf-8", newline="")
-    return release
 
 
 def rxnorm_release(tmp_path: Path) -> Path:

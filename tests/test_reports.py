@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from mappings.review_queue import ReviewKey, record_occurrence
 from mappings.review_workflow import claim, decide
 from mappings.tables import review_entries
 from mappings.usage import UsageCounter
-from tests.conftest import DEMO, api_key
 from tests.conftest import DEMO_LOCAL_SYSTEM as LOCAL
+from tests.conftest import api_key, redated_demo_snomed
 from tests.test_access import _routes
 
 SNOMED = "http://snomed.info/sct"
@@ -339,35 +338,13 @@ def test_release_impact_names_lost_targets_and_entries_the_new_release_may_answe
     assert reports.as_json(impact)["targets"][0]["now"] == "not in release"
 
 
-def _redated_snomed(tmp_path: Path) -> Path:
-    """The demo RF2 release as 20260301: 323389000 Benzylpenicillin inactive, REPLACED BY 373270004; 387170002 gone."""
-    source = DEMO / "snomed" / "SnomedCT_DemoRF2_20250901"
-    release = tmp_path / "SnomedCT_DemoRF2_20260301"
-    for path in source.rglob("*.txt"):
-        out = release / path.relative_to(source).parent / path.name.replace("20250901", "20260301")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = path.read_text(encoding="utf-8")
-        newline = "\r\n" if "\r\n" in text else "\n"
-        lines = text.split(newline)
-        if path.name.startswith("sct2_Concept_"):
-            lines = [line for line in lines if not line.startswith("387170002\t")]
-            lines = ["\t".join(["323389000", "20260301", "0", *line.split("\t")[3:]])
-                     if line.startswith("323389000\t") else line for line in lines]
-        if path.name.startswith("der2_cRefset_Association"):
-            row = [str(uuid.uuid5(uuid.NAMESPACE_URL, "termmap-reports-replaced-by")), "20260301", "1",
-                   "900000000000207008", "900000000000526001", "323389000", "373270004"]
-            lines.insert(-1 if lines[-1] == "" else len(lines), "\t".join(row))
-        out.write_text(newline.join(lines), encoding="utf-8", newline="")
-    return release
-
-
 def test_release_impact_suggests_the_replacements_the_new_snomed_release_gives(demo_sqlite, tmp_path):
     with demo_sqlite.begin() as connection:
         for code, target in (("PENG", "323389000"), ("AMP", "387170002"), ("AMOX", "372687004")):
             record_mapping(connection, source_system=LOCAL, source_code=code, source_text=None, context="allergy",
                            target_system=SNOMED, decision=Decision.MAPPED, targets=[Target(SNOMED, target, None)],
                            author="pharm.a", reason="r", origin="test")
-    load_rf2(demo_sqlite, _redated_snomed(tmp_path))
+    load_rf2(demo_sqlite, redated_demo_snomed(tmp_path))
     with demo_sqlite.connect() as connection:
         impact = reports.release_impact(connection, "snomed", search_entries=0)
     assert impact.release.version.endswith("20260301") and impact.previous.version.endswith("20250901")
