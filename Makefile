@@ -27,6 +27,7 @@ run: $(VENV)/.installed
 
 ## Set up with dev extras and run the whole test suite (SQLite and PostgreSQL)
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 

@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
         app.state.engine = engine or create_store_engine(settings.database_url)
         app.state.metrics = Metrics(app.state.engine)
         app.state.cache = TranslationCache(

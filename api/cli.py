@@ -649,7 +649,8 @@ def hl7_translate(
     target_system: Annotated[str, typer.Option("--target-system", help="e.g. http://snomed.info/sct")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the translated files "
                                                 "(default: messages to stdout)", file_okay=False)] = None,
-    local_system: Annotated[Optional[str], typer.Option(help="System of `L` / `99zzz` codes.")] = None,
+    local_system: Annotated[Optional[str], typer.Option(
+        help="System of `L` / `99zzz` codes (default: per MSH-4 from TERMMAP_HL7V2_LOCAL_SYSTEMS).")] = None,
     original_first: Annotated[bool, typer.Option(help="Keep the original in components 1-3.")] = False,
 ) -> None:
     """Translate every message in FILES, each in its own transaction, as `POST /v1/hl7v2/translate` does.
@@ -677,6 +678,7 @@ def hl7_translate(
                 try:
                     with engine.begin() as connection:
                         result = translate_message(connection, raw, target_system, local_system=local_system,
+                                                   local_systems=get_settings().hl7v2_local_systems,
                                                    original_first=original_first)
                 except Hl7v2Error as exc:
                     rejected += 1

@@ -54,7 +54,8 @@ async def translate_hl7v2(
     request: Request,
     target_system: Annotated[str, Query(description="e.g. http://snomed.info/sct")],
     local_system: Annotated[str | None, Query(
-        description="The system of `L` / `99zzz` codes (default: urn:termmap:local:<MSH-4>)")] = None,
+        description="The system of `L` / `99zzz` codes (default: the sending facility's, from "
+                    "TERMMAP_HL7V2_LOCAL_SYSTEMS, else urn:termmap:local:<MSH-4>)")] = None,
     original_first: Annotated[bool, Query(description="Keep the original in 1-3, the target in 4-6")] = False,
     flag: Annotated[Literal["ztm", "nte"], Query(description="How unmapped fields are flagged")] = "ztm",
 ) -> Response:
@@ -68,13 +69,14 @@ async def translate_hl7v2(
     state = request.app.state
     metrics = state.metrics
 
-    def observe(result, context) -> None:
-        system = (result.original.get("source") or {}).get("system")
-        metrics.count(result, context.value, source_system=system, sender=None)
+    def observe(result, translated) -> None:
+        metrics.count(result, translated.context.value, source_system=translated.source.system,
+                      sender=translated.sender)
 
     def work(connection) -> tuple[int, bytes]:
         result = translate_message(connection, body, target_system, local_system=local_system,
-                                   original_first=original_first, flag=flag, cache=state.cache, observe=observe)
+                                   local_systems=state.settings.hl7v2_local_systems, original_first=original_first,
+                                   flag=flag, cache=state.cache, observe=observe)
         headers = {name: result.counts[outcome] for name, outcome in COUNT_HEADERS.items()}
         headers["X-Termmap-Translated"] = result.translated
         return 200, orjson.dumps({"headers": headers, "message": base64.b64encode(result.message).decode()})

@@ -2,9 +2,17 @@
 
 Where termmap looks (CE/CWE fields; only the first repetition of a field is translated):
 
-    AL1-3, IAM-3                    allergy      (AL1-2 / IAM-2 allergen type, e.g. DA/FA/EA/MA, is
-                                                  reported as the entry's kind; it does not change the rule)
+    AL1-3, IAM-3                    allergy
     RXE-2, RXO-1, RXD-2, RXA-5      medication
+
+The allergen type (AL1-2 / IAM-2, HL7 table 0127) tells drug, food and environmental allergies
+apart. It does not change the rule that maps the code; it is kept on the review entry as the FHIR
+AllergyIntolerance category a pharmacist would read (`original.category`):
+
+    DA, DRUG                        medication
+    FA, FOOD                        food
+    EA, AA, PA, LA, ENV             environment
+    anything else (MA, MC, ...)     the type as sent, e.g. `MA`
 
 CE/CWE components: 1 identifier, 2 text, 3 coding system name, 4-6 alternate triplet,
 7/8 the two triplets' coding system versions, 9 original text. Coding system names (HL7
@@ -37,6 +45,9 @@ Decisions a clinician would check:
 
 * A field whose first or alternate triplet is already in the target system is left as it is
   (the sender has said what it means there), as the FHIR transform does.
+* A field whose first triplet names a coding system termmap does not know (e.g. `GPI`, `ICDO`) and
+  whose alternate triplet names one it does (`NDC`, `RXNORM`, `SCT`, local) is translated from the
+  alternate triplet, as the sender's second way of saying the same thing.
 * A field whose alternate triplet (4-6) is already filled has no room: it is translated (so an
   unmapped code is still queued) but not rewritten; a ZTM `alternate-occupied` lists the targets.
 * A field with neither identifier nor text (e.g. an empty AL1-3) is left alone, with no ZTM.
@@ -100,6 +111,11 @@ _SYSTEM_FOR_NAME = {
     "RXNORM": RXNORM, "NDC": NDC,
 }
 _NAME_FOR_SYSTEM = {SNOMED: "SCT", RXNORM: "RXNORM", NDC: "NDC"}
+_CATEGORY_FOR_ALLERGEN_TYPE = {
+    "DA": "medication", "DRUG": "medication", "FA": "food", "FOOD": "food",
+    "EA": "environment", "AA": "environment", "PA": "environment", "LA": "environment", "ENV": "environment",
+}
+_FOREIGN = "urn:termmap:hl7v2:"
 _LOCAL_NAME = re.compile(r"^(L|99[A-Za-z0-9]{3})$")
 _SEPARATOR = re.compile(r"(\r\n|\r|\n)")
 _ENCODINGS = {"8859/1": "latin-1", "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8", "ASCII": "ascii", "": "ascii"}
@@ -154,7 +170,7 @@ def translate_message(
     original_first: bool = False,
     flag: str = "ztm",
     cache: TranslationCache | None = None,
-    observe: Callable[[Translation, Context], None] | None = None,
+    observe: Callable[[Translation, TranslateRequest], None] | None = None,
 ) -> Hl7v2Result:
     """`raw` with its allergy and medication codes translated (see the module docstring).
 
@@ -276,7 +292,7 @@ class _Job:
     original_first: bool
     flag: str
     cache: TranslationCache | None
-    observe: Callable[[Translation, Context], None] | None
+    observe: Callable[[Translation, TranslateRequest], None] | None
     result: Hl7v2Result
     notes: int = 0
 
@@ -294,14 +310,16 @@ class _Job:
             return segment, []
         rep = self.parsed.separators[2]
         repetitions = fields[number].split(rep)
-        new_first, note = self.field(repetitions[0], f"{name}-{number}", context)
+        category = self._category(fields[number - 1]) if context is Context.ALLERGY else None
+        new_first, note = self.field(repetitions[0], f"{name}-{number}", context, category)
         if new_first is not None:
             repetitions[0] = new_first
             fields[number] = rep.join(repetitions)
             segment = fs.join(fields)
         return segment, [note] if note else []
 
-    def field(self, value: str, label: str, context: Context) -> tuple[str | None, str | None]:
+    def field(self, value: str, label: str, context: Context,
+              category: str | None = None) -> tuple[str | None, str | None]:
         """(the field's new text or None to keep it, a segment to add or None)."""
         cs = self.parsed.separators[3]
         components = value.split(cs)
@@ -316,11 +334,14 @@ class _Job:
         if (system and canonical_system(system) == self.target) or (alt_system and canonical_system(alt_system) == self.target):
             self.result.counts[Outcome.ALREADY_CODED] += 1
             return None, None
-        request = TranslateRequest(SourceCoding(system, code or None, words or None), None, self.target_system,
-                                   context, self.sender)
+        source = SourceCoding(system, code or None, words or None)
+        alt_code = self._unescape(alternate[0]).strip()
+        if (system or "").startswith(_FOREIGN) and alt_code and alt_system and not alt_system.startswith(_FOREIGN):
+            source = SourceCoding(alt_system, alt_code, self._unescape(alternate[1]).strip() or words or None)
+        request = TranslateRequest(source, None, self.target_system, context, self.sender, category)
         answer = translate(self.connection, request, cache=self.cache)
         if self.observe is not None:
-            self.observe(answer, context)
+            self.observe(answer, request)
         review = answer.review.id if answer.review is not None else ""
         if review:
             self.result.review_entries.append(review)
@@ -357,6 +378,11 @@ class _Job:
             return fs.join(["NTE", str(self.notes), "", self._escape(words)])
         return fs.join(["ZTM", str(self.notes), outcome.value, review, label, candidates]).rstrip(fs)
 
+    def _category(self, allergen_type: str) -> str | None:
+        """AL1-2 / IAM-2 as a FHIR AllergyIntolerance category (see the module docstring), None when empty."""
+        kind = self._unescape(allergen_type.split(self.parsed.separators[3])[0]).strip()
+        return _CATEGORY_FOR_ALLERGEN_TYPE.get(kind.upper(), kind) if kind else None
+
     def _system(self, name: str) -> str | None:
         name = self._unescape(name).strip()
         if not name:
@@ -366,7 +392,7 @@ class _Job:
             return _SYSTEM_FOR_NAME[upper]
         if _LOCAL_NAME.match(name):
             return self.local
-        return f"urn:termmap:hl7v2:{name}"
+        return f"{_FOREIGN}{name}"
 
     def _unescape(self, value: str) -> str:
         return self.parsed.unescape(value) if value else ""

@@ -62,6 +62,9 @@ class TranslateRequest:
     target_system: str
     context: Context
     sender: str | None = None
+    #: What the sender said the entry is, kept on the review entry for the pharmacist: the FHIR
+    #: AllergyIntolerance category (medication | food | environment | biologic) or the sender's own word.
+    category: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.source.code and self.source.code.strip()) and not (self.text and self.text.strip()) \
@@ -82,6 +85,8 @@ class TranslateRequest:
         original: dict[str, Any] = {"source": source}
         if self.text is not None:
             original["text"] = self.text
+        if self.category is not None:
+            original["category"] = self.category
         return original
 
 

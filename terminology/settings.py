@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     cache_entries: int = Field(default=200_000, ge=0)
     #: Build the candidate-search indexes in the background when the service starts.
     warm_candidate_index: bool = True
+    #: HL7 v2: the local code system of each sending facility (MSH-4 namespace id -> system URI), as JSON,
+    #: e.g. `{"HOSPITAL": "urn:oid:2.16.840.1.113883.3.1234"}`; `L` / `99zzz` codes of a facility not
+    #: listed are read as `urn:termmap:local:<MSH-4>`.
+    hl7v2_local_systems: dict[str, str] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from mappings.hl7v2 import FIELDS, Hl7v2Error, split_messages, translate_message
-from mappings.tables import review_senders
-from tests.conftest import DEMO_LOCAL_SYSTEM
+from mappings.tables import review_entries, review_senders, translation_counts
+from tests.conftest import DEMO_FORMULARY_SYSTEM, DEMO_LOCAL_SYSTEM, api_key
 
 SCT = "http://snomed.info/sct"
 ER7 = {"Content-Type": "x-application/hl7-v2+er7"}
@@ -24,6 +24,7 @@ def message(*segments: str, msh: str = MSH, separator: str = "\r") -> bytes:
 def post(client, body: bytes, **params):
     params.setdefault("target_system", SCT)
     params.setdefault("local_system", DEMO_LOCAL_SYSTEM)
+    params = {name: value for name, value in params.items() if value is not None}
     return client.post("/v1/hl7v2/translate", params=params, content=body, headers=ER7)
 
 
@@ -140,6 +141,20 @@ def test_escape_sequences_stay_in_untouched_fields_and_move_intact_with_the_orig
     assert out[2] == f"AL1|1|DA|387458008^Aspirin^SCT^1191^{text}^RXNORM|MO|Hives\\F\\rash"
 
 
+def test_a_target_display_with_separators_is_written_escaped(client):
+    """A curated target into the pharmacy formulary whose name holds `^`, `&`, `|`, `~` and `\\`: written with
+    \\S\\ \\T\\ \\F\\ \\R\\ \\E\\, so the field still has exactly six components."""
+    from mappings.curated import Decision, Target, record_mapping
+
+    with client.engine.begin() as connection:
+        record_mapping(connection, source_system="http://www.nlm.nih.gov/research/umls/rxnorm", source_code="1191",
+                       source_text=None, context="allergy", target_system=DEMO_FORMULARY_SYSTEM,
+                       decision=Decision.MAPPED, author="tests", reason="escaping", origin="api",
+                       targets=[Target(DEMO_FORMULARY_SYSTEM, "ASA325", "ASA 325^tab & co|x~y\\z")])
+    out = segments(post(client, message("AL1|1|DA|1191^Aspirin^RXNORM"), target_system=DEMO_FORMULARY_SYSTEM).content)
+    assert out[1] == "AL1|1|DA|ASA325^ASA 325\\S\\tab \\T\\ co\\F\\x\\R\\y\\E\\z^L^1191^Aspirin^RXNORM"
+
+
 def test_latin1_text_is_kept_byte_for_byte_when_msh18_says_8859_1(client):
     msh = MSH + "|||||||8859/1"
     body = "\r".join((msh, "PID|1||1^^^H||Müller^Zoë", "AL1|1|DA|1191^Aspirin (Bayer®)^RXNORM|MO|Übelkeit",
@@ -170,6 +185,66 @@ def test_a_utf8_bom_is_kept_on_the_way_out(client):
 def test_a_medication_rxe_with_an_rxnorm_code_is_translated_in_medication_context(client):
     out = segments(post(client, message("RXE||1191^Aspirin^RXNORM|5")).content)
     assert out[1] == "RXE||387458008^Aspirin^SCT^1191^Aspirin^RXNORM|5"
+
+
+def test_a_first_triplet_in_an_unknown_system_is_translated_from_its_alternate_triplet(client):
+    """GPI first, RxNorm second (as in the shared RDE samples): the RxNorm code is the one translated; there is
+    no room to rewrite, so the target is listed in a ZTM, and nothing is queued for the GPI code."""
+    out = segments(post(client, message("RXO|01220200105^Aspirin 325 mg^GPI^1191^Aspirin^RXNORM|5")).content)
+    assert out[1] == "RXO|01220200105^Aspirin 325 mg^GPI^1191^Aspirin^RXNORM|5"
+    assert out[2].split("|")[:3] == ["ZTM", "1", "alternate-occupied"] and out[2].endswith("|RXO-1|387458008^Aspirin^SCT")
+    with client.engine.connect() as connection:
+        queued = {row.source_code for row in connection.execute(select(review_entries.c.source_code))}
+    assert "01220200105" not in queued
+
+
+def test_a_first_triplet_in_a_known_system_is_translated_even_when_the_alternate_would_map(client):
+    out = segments(post(client, message("RXO|IBUF^Ibuprofin^L^1191^Aspirin^RXNORM|5")).content)
+    assert out[2].split("|")[2] == "unmapped"
+
+
+@pytest.mark.parametrize(("allergen_type", "category"), [
+    ("DA", "medication"), ("FA^Food allergy^HL70127", "food"), ("EA", "environment"), ("MA", "MA"), ("", None),
+])
+def test_the_allergen_type_is_kept_on_the_review_entry_as_its_category(client, allergen_type, category):
+    answer = post(client, message(f"AL1|1|{allergen_type}|IBUF^Ibuprofin^L|MO|Rash"))
+    entry = segments(answer.content)[2].split("|")[3]
+    with client.engine.connect() as connection:
+        original = connection.execute(select(review_entries.c.original).where(review_entries.c.id == entry)).scalar_one()
+    assert original.get("category") == category
+    assert original["source"] == {"system": DEMO_LOCAL_SYSTEM, "code": "IBUF", "display": "Ibuprofin"}
+
+
+def test_the_local_system_of_l_codes_comes_from_the_sending_facility_setting(demo_sqlite):
+    """TERMMAP_HL7V2_LOCAL_SYSTEMS names each facility's local system: PCN from HOSPITAL is the demo allergen
+    table's (a local-table candidate), the same code from another facility is not."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from terminology.settings import Settings
+
+    settings = Settings(hl7v2_local_systems={"HOSPITAL": DEMO_LOCAL_SYSTEM}, warm_candidate_index=False)
+    with TestClient(create_app(settings, engine=demo_sqlite)) as client:
+        client.headers["Authorization"] = f"Bearer {api_key(demo_sqlite, 'translator')}"
+        ours = segments(client.post("/v1/hl7v2/translate", params={"target_system": SCT}, headers=ER7,
+                                    content=message("AL1|1|DA|PCN^Penicillins^L")).content)
+        other = message("AL1|1|DA|PCN^Penicillins^L", msh=MSH.replace("|HOSPITAL|", "|CLINIC|"))
+        theirs = segments(client.post("/v1/hl7v2/translate", params={"target_system": SCT}, headers=ER7,
+                                      content=other).content)
+    assert ours[2].startswith("ZTM|1|unvalidated|") and ours[2].split("|")[5].startswith("373270004^")
+    assert theirs[2].startswith("ZTM|1|unmapped|")
+    with demo_sqlite.connect() as connection:
+        systems = {row.source_system for row in connection.execute(select(review_entries.c.source_system))}
+    assert {DEMO_LOCAL_SYSTEM, "urn:termmap:local:CLINIC"} <= systems
+
+
+def test_the_metrics_count_hl7v2_translations_by_sender(client):
+    post(client, message("AL1|1|DA|1191^Aspirin^RXNORM", "AL1|2|DA|IBUF^Ibuprofin^L"))
+    client.app.state.metrics.usage.flush_to(client.engine)  # what the background flusher does every 2 s
+    with client.engine.connect() as connection:
+        rows = connection.execute(select(translation_counts.c.sender, translation_counts.c.status,
+                                         translation_counts.c.count)).all()
+    assert sorted(rows) == [("LABSYS|HOSPITAL", "mapped", 1), ("LABSYS|HOSPITAL", "unmapped", 1)]
 
 
 # --- errors -----------------------------------------------------------------------------------------
@@ -250,6 +325,34 @@ def test_every_shared_sample_is_accepted_and_keeps_every_untouched_segment_byte_
         for before, after in zip(original, kept):
             if before[:3].lstrip(b"\xef\xbb\xbf")[:3] not in {n.encode() for n in FIELDS} or before == after:
                 assert before == after, path.name
+
+
+def test_a_shared_sample_maps_once_a_pharmacist_has_decided_its_local_code(client, shared_data):
+    """LinuxForHealth's ADT^A03 sends `1605^acetaminophen^L` in two AL1 segments: first both are flagged with one
+    review entry (counted twice); after the pharmacist's decision the same message comes back mapped in place."""
+    path = shared_data / "hl7v2" / "linuxforhealth-hl7v2-fhir-converter" / \
+        "HL7ADTMessageTest__testAdtA03AllSegmentsNoGroupsPresent__L254.hl7"
+    body = path.read_bytes()
+    first = segments(post(client, body, local_system=None).content)
+    notes = [s.split("|") for s in first if s.startswith("ZTM|")]
+    assert [n[2] for n in notes] == ["unmapped", "unmapped"] and notes[0][3] == notes[1][3]
+    entry = notes[0][3]
+    with client.engine.connect() as connection:
+        row = connection.execute(select(review_entries).where(review_entries.c.id == entry)).one()
+    assert (row.source_system, row.source_code, row.occurrences) == ("urn:termmap:local:unknown", "1605", 2)
+
+    assert client.post(f"/v1/review/{entry}/claim").status_code == 200
+    decided = client.post(f"/v1/review/{entry}/decision", json={
+        "decision": "mapped", "targets": [{"code": "387517004", "relationship": "equivalent"}],
+        "comment": "local 1605 is paracetamol"})
+    assert decided.status_code == 200, decided.text
+
+    second = post(client, body, local_system=None)
+    assert second.headers["X-Termmap-Mapped"] == "2"
+    changed, added = changes(body, second.content)
+    assert changed == {("AL1", 3)} and added == []
+    assert [s for s in segments(second.content) if s.startswith("AL1")] == \
+        ["AL1|1||387517004^Paracetamol^SCT^1605^acetaminophen^L"] * 2
 
 
 # --- files -------------------------------------------------------------------------------------------
