@@ -45,6 +45,7 @@ __all__ = [
     "list_releases",
     "active_release",
     "active_release_ids",
+    "forget_active_release_ids",
     "purge_release",
     "to_release",
 ]
@@ -107,14 +108,36 @@ def active_release(connection: Connection, system: str) -> Release | None:
     return to_release(row) if row else None
 
 
+_ACTIVE_IDS = "termmap.active_release_ids"  # connection.info key: (transaction, ids) read in that transaction
+
+
 def active_release_ids(connection: Connection) -> dict[str, int]:
-    """Active release id of every system that has one."""
+    """Active release id of every system that has one.
+
+    Read once per transaction: a translation asks for it several times (one per query it runs), and
+    on PostgreSQL each read is a round trip. Within one transaction every query so sees the same
+    releases, even if a switch commits meanwhile; the next transaction reads again.
+    """
+    transaction = connection.get_transaction()
+    known = connection.info.get(_ACTIVE_IDS)
+    if transaction is not None and known is not None and known[0] is transaction:
+        return dict(known[1])
     rows = connection.execute(
         select(schema.releases.c.system, schema.releases.c.id).where(
             schema.releases.c.status == ReleaseStatus.ACTIVE.value
         )
     )
-    return {system: release_id for system, release_id in rows}
+    ids = {system: release_id for system, release_id in rows}
+    if transaction is None:
+        transaction = connection.get_transaction()  # the read began one (autobegin)
+    if transaction is not None:
+        connection.info[_ACTIVE_IDS] = (transaction, ids)
+    return dict(ids)
+
+
+def forget_active_release_ids(connection: Connection) -> None:
+    """Drop what `active_release_ids` read in this transaction (after changing a release's status in it)."""
+    connection.info.pop(_ACTIVE_IDS, None)
 
 
 def purge_release(connection: Connection, release_id: int) -> None:
@@ -253,6 +276,7 @@ class ReleaseLoad:
             .where(releases.c.id == self.release_id)
             .values(status=ReleaseStatus.ACTIVE.value, activated_at=now, row_counts=counts)
         )
+        forget_active_release_ids(self.connection)
         row = self.connection.execute(select(releases).where(releases.c.id == self.release_id)).one()
         self.connection.commit()
         self.release = to_release(row)

@@ -73,3 +73,27 @@ def test_a_store_without_schema_says_to_run_init(tmp_path):
     engine = create_store_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(StoreNotInitialised, match="termmap init"):
         require_current_schema(engine)
+
+
+def test_the_active_releases_are_read_once_per_transaction_and_a_switch_is_seen_by_the_next(store):
+    """Each query of a translation needs the active release; within one transaction it is read once (one round
+    trip on PostgreSQL) and stays the same even if a switch commits meanwhile; the next transaction sees the switch."""
+    from sqlalchemy import event
+
+    from terminology.releases import active_release_ids
+
+    _load(store, "v1", [("PCN", "Penicillin")])
+    reads = []
+    event.listen(store, "before_cursor_execute",
+                 lambda *args: reads.append(1) if "FROM releases" in args[2] and "status" in args[2] else None)
+    with store.connect() as connection:
+        first = active_release_ids(connection)[SYSTEM]
+        for _ in range(5):
+            assert queries.concept(connection, SYSTEM, "PCN").display == "Penicillin"
+        assert len(reads) == 1
+
+        _load(store, "v2", [("PCN", "Penicillins (all)")])  # another connection switches releases
+        assert active_release_ids(connection)[SYSTEM] == first  # this transaction keeps what it read
+        connection.rollback()
+        assert active_release_ids(connection)[SYSTEM] != first
+        assert queries.concept(connection, SYSTEM, "PCN").display == "Penicillins (all)"
