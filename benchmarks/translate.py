@@ -60,7 +60,9 @@ import orjson
 
 from benchmarks.generate import DEFAULT_SEED, MANIFEST
 
-__all__ = ["TARGETS", "SUBJECTS", "WrkResult", "parse_wrk", "run_wrk", "Server", "serve", "batch_items", "main"]
+__all__ = ["TARGETS", "SUBJECTS", "WrkResult", "parse_wrk", "run_wrk", "Server", "serve", "batch_items", "main",
+           "Measurement", "measure_wrk", "wait_until_idle", "mapped_codes", "translator_key", "translate_body",
+           "write_bodies", "ensure_release", "database_url"]
 
 PROJECT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "translate.lua"
@@ -160,7 +162,7 @@ def parse_wrk(output: str, connections: int) -> WrkResult:
 
 
 def run_wrk(url: str, bodies: Path, *, connections: int, seconds: int, threads: int = 1,
-            authorization: str | None = None) -> WrkResult:
+            authorization: str | None = None, pin: bool = True) -> WrkResult:
     """`wrk --latency` POSTing the lines of `bodies` in turn to `url` (127.0.0.1 only) for `seconds`.
 
     `authorization` is sent as the `Authorization` header of every request.
@@ -170,7 +172,7 @@ def run_wrk(url: str, bodies: Path, *, connections: int, seconds: int, threads: 
     command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--timeout", "10s", "--latency",
                "-s", str(LUA), url, "--", str(bodies)] + ([authorization] if authorization else [])
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                          preexec_fn=_pinned(PINNING[1] if PINNING else None))
+                          preexec_fn=_pinned(PINNING[1] if PINNING and pin else None))
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
     return parse_wrk(done.stdout, connections)
@@ -207,15 +209,18 @@ class Server:
 
 @contextmanager
 def serve(name: str, app: str, *, factory: bool = False, env: dict[str, str] | None = None,
-          work: Path, ready_timeout: float = 60.0) -> Iterator[Server]:
-    """`uvicorn APP` (1 worker, no access log, log level warning) until the block ends; stopped after."""
+          work: Path, ready_timeout: float = 60.0, workers: int = 1, pin: bool = True) -> Iterator[Server]:
+    """`uvicorn APP` (`workers` processes, no access log, log level warning) until the block ends; stopped after.
+
+    With `pin`, the server runs on the servers' CPU (see PINNING); several workers are left to the scheduler.
+    """
     port = free_port()
     log = work / f"server-{name}.log"
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--no-access-log", "--log-level", "warning"] + (["--factory"] if factory else [])
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
+               str(workers), "--no-access-log", "--log-level", "warning"] + (["--factory"] if factory else [])
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=PROJECT, env={**os.environ, **(env or {})}, stdout=output,
-                                   preexec_fn=_pinned(PINNING[0] if PINNING else None),
+                                   preexec_fn=_pinned(PINNING[0] if PINNING and pin else None),
                                    stderr=subprocess.STDOUT)
     server = Server(name, process, port, log)
     try:
@@ -331,7 +336,12 @@ def ensure_store(out: Path, scale: float, seed: int) -> tuple[Path, dict]:
     return store, built
 
 
-def mapped_codes(store: Path, wanted: int) -> list[str]:
+def database_url(store: Path | str) -> str:
+    """A store given as a SQLite file, or already as a database URL."""
+    return f"sqlite:///{store}" if isinstance(store, Path) else store
+
+
+def mapped_codes(store: Path | str, wanted: int) -> list[str]:
     """Up to `wanted` RXCUIs (spread over the release) that translate to SNOMED CT as `mapped` (medication)."""
     from sqlalchemy import select
 
@@ -341,7 +351,7 @@ def mapped_codes(store: Path, wanted: int) -> list[str]:
     from terminology.database import create_store_engine
     from terminology.releases import active_release_ids
 
-    engine = create_store_engine(f"sqlite:///{store}")
+    engine = create_store_engine(database_url(store))
     try:
         with engine.connect() as connection:
             release = active_release_ids(connection)[RXNORM]
@@ -368,12 +378,12 @@ def mapped_codes(store: Path, wanted: int) -> list[str]:
 
 
 @contextmanager
-def translator_key(store: Path) -> Iterator[str]:
+def translator_key(store: Path | str) -> Iterator[str]:
     """`Bearer <key>` of a translator API key made in `store` for this run, revoked afterwards."""
     from api.auth import Role, create_key, revoke_key
     from terminology.database import create_store_engine
 
-    engine = create_store_engine(f"sqlite:///{store}")
+    engine = create_store_engine(database_url(store))
     try:
         with engine.begin() as connection:
             record, key = create_key(connection, Role.TRANSLATOR, "benchmarks.translate", "benchmarks.translate")
@@ -457,9 +467,35 @@ def _busy_ticks() -> int:
 
 
 def _process_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    """CPU ticks used by `pid` and its live descendants (uvicorn's worker processes, with `--workers N`)."""
+    total = 0
+    for one in [pid, *_descendants(pid)]:
+        try:
+            with open(f"/proc/{one}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # exited meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as children:
+                    kids = [int(k) for k in children.read().split()]
+            except FileNotFoundError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
 
 
 class _OtherWork:
@@ -485,13 +521,13 @@ class _OtherWork:
 
 
 def measure_wrk(subject: str, server: Server, path: str, bodies: Path, connections: int, seconds: int,
-                warmup: int, authorization: str | None) -> dict:
+                warmup: int, authorization: str | None, pin: bool = True) -> dict:
     """A warm-up run, then the recorded run, of wrk against `server`: one round."""
     url = server.url(path)
-    run_wrk(url, bodies, connections=connections, seconds=warmup, authorization=authorization)
+    run_wrk(url, bodies, connections=connections, seconds=warmup, authorization=authorization, pin=pin)
     load = _load()
     with _OtherWork(server.process.pid) as others:
-        result = run_wrk(url, bodies, connections=connections, seconds=seconds, authorization=authorization)
+        result = run_wrk(url, bodies, connections=connections, seconds=seconds, authorization=authorization, pin=pin)
     print(f"  {subject:16} c={connections:<3} {result.requests_per_second:9.1f} req/s  p50 {result.p50_ms:.3f} ms  "
           f"p99 {result.p99_ms:.3f} ms  errors {result.errors}  (other work {others.cores:.2f} cores)",
           file=sys.stderr, flush=True)
