@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +22,8 @@ from sqlalchemy import (
 
 from terminology.schema import metadata
 
-__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "audit_events", "translation_counts", "idempotent_requests"]
+__all__ = ["mapping_versions", "mapping_targets", "review_entries", "review_senders", "api_keys", "audit_events", "translation_counts", "idempotent_requests",
+           "web_sessions"]
 
 mapping_versions = Table(
     "mapping_versions",
@@ -153,4 +155,20 @@ idempotent_requests = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Logged-in browsers of the pharmacist and auditor pages (api.web.session), shared by every worker and host.
+#: Times are POSIX seconds (the expiry arithmetic is all there is to them).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),  # the cookie's id is never stored, only its hash
+    Column("key_id", String(36), nullable=False, index=True),
+    Column("key_name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("last_seen", Float, nullable=False, index=True),
+    Column("key_checked", Float, nullable=False),
+    Column("flashes", JSON, nullable=False),  # [[kind, message], ...] shown once on the next page
 )

@@ -252,31 +252,55 @@ def test_a_revoked_key_ends_its_sessions_at_the_next_check(client, pharmacist):
     assert "was revoked" in pharmacist.http.get(answer.headers["location"]).text
 
 
-def test_a_session_ends_after_its_idle_time_and_at_its_absolute_limit():
-    now = [0.0]
-    store = SessionStore(idle=60, absolute=300, clock=lambda: now[0])
+def test_a_session_ends_after_its_idle_time_and_at_its_absolute_limit(store):
+    now = [1_000_000.0]
+    store = SessionStore(store, idle=60, absolute=300, clock=lambda: now[0])
     who = Principal("k1", "alice", Role.PHARMACIST)
     idle = store.create(who)
     busy = store.create(who)
     for _ in range(4):
         now[0] += 50
-        assert store.get(busy.id) is busy
+        assert store.get(busy.id).principal == who
     assert store.get(idle.id) is None  # 200 s without a request
     now[0] += 101
     assert store.get(busy.id) is None  # 301 s after login, however busy
     assert len(store) == 0
 
 
-def test_sessions_are_capped_dropping_the_least_recently_used_and_have_fresh_ids_and_tokens():
-    now = [0.0]
-    store = SessionStore(max_sessions=3, clock=lambda: now[0])
+def test_sessions_are_capped_dropping_the_least_recently_used_and_have_fresh_ids_and_tokens(store):
+    now = [1_000_000.0]
+    store = SessionStore(store, max_sessions=3, clock=lambda: now[0])
     made = []
     for index in range(4):
         now[0] += 1
         made.append(store.create(Principal(f"k{index}", "x", Role.AUDITOR)))
-    assert len(store) == 3 and store.get(made[0].id) is None and store.get(made[3].id) is made[3]
+    assert len(store) == 3 and store.get(made[0].id) is None and store.get(made[3].id).csrf == made[3].csrf
     assert len({s.id for s in made} | {s.csrf for s in made}) == 8
     assert store.drop_key("k3") == 1 and store.get(made[3].id) is None
+
+
+def test_a_session_made_on_one_worker_is_known_to_every_other_worker_and_ended_on_all_at_logout(any_store_client):
+    """Two apps on one store stand for two workers (or hosts) behind a proxy that routes each request anywhere:
+    the login, a one-shot message and the logout hold on both, so no sticky routing is needed."""
+    from api.app import create_app
+
+    first = any_store_client
+    with TestClient(create_app(engine=first.engine)) as second:
+        second.engine = first.engine
+        alice = Browser(first, "pharmacist", "alice")
+        elsewhere = TestClient(second.app)
+        elsewhere.cookies.set(SESSION_COOKIE, alice.http.cookies[SESSION_COOKIE], path="/ui")
+        assert elsewhere.get("/ui/queue", follow_redirects=False).status_code == 200
+
+        nothing = alice.post("/ui/queue/claim", {"context": "medication"})
+        assert nothing.status_code == 303  # the message is stored with the session ...
+        shown = elsewhere.get(nothing.headers["location"], follow_redirects=False).text
+        assert any("Nothing to claim" in f for f in _flashes(shown))  # ... and shown once, by the other worker
+        assert not _flashes(alice.get(nothing.headers["location"]).text)
+
+        csrf = _field(elsewhere.get("/ui/logout").text, "csrf_token")
+        assert elsewhere.post("/ui/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+        assert alice.get("/ui/queue").headers["location"].startswith("/ui/login")
 
 
 # --- CSRF ---------------------------------------------------------------------------------------------------------

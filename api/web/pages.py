@@ -313,18 +313,27 @@ def page(path: str, permission: Permission, *, methods: tuple[str, ...] = ("GET"
 async def _guarded(request: Request, handler: Handler, permission: Permission,
                    shortcuts: tuple[Shortcut, ...]) -> Response:
     store = sessions_of(request.app)
-    session = store.get(request.cookies.get(SESSION_COOKIE))
+    session = await run_in_threadpool(store.get, request.cookies.get(SESSION_COOKIE))
     if session is None:
         return _to_login(request, "expired" if request.cookies.get(SESSION_COOKIE) else None)
     if store.due_for_key_check(session):
         principal = await run_in_threadpool(key_still_valid, request.app.state.engine, session.principal.key_id)
         if principal is None:
-            store.drop_key(session.principal.key_id)
+            await run_in_threadpool(store.drop_key, session.principal.key_id)
             logger.info("ui session ended: key %s was revoked", session.principal.key_id)
             return _to_login(request, "revoked")
         session.principal = principal
-        store.key_checked(session)
+        await run_in_threadpool(store.key_checked, session)
     visit = Visit(request, session, shortcuts=shortcuts)
+    try:
+        return await _visit(visit, request, handler, permission)
+    finally:
+        if session.changed:  # a one-shot message added, or shown
+            await run_in_threadpool(store.save, session)
+
+
+async def _visit(visit: Visit, request: Request, handler: Handler, permission: Permission) -> Response:
+    session = visit.session
     if not visit.may(permission):
         return visit.refuse(403, "Not permitted",
                             f"The {visit.principal.role.value} role may not open this page (it needs "
@@ -373,7 +382,7 @@ def _login_form(request: Request, *, status: int = 200, error: str | None = None
 
 async def login_page(request: Request) -> Response:
     """The login form (or straight on, for a browser that already has a session)."""
-    session = sessions_of(request.app).get(request.cookies.get(SESSION_COOKIE))
+    session = await run_in_threadpool(sessions_of(request.app).get, request.cookies.get(SESSION_COOKIE))
     next_ = _safe_next(request.query_params.get("next"))
     if session is not None:
         return _redirect(next_ or _home_for(session.principal))
@@ -402,8 +411,8 @@ async def login(request: Request) -> Response:
                                  f"{_ui_roles(Permission.READ_CURATION)}, the reports for "
                                  f"{_ui_roles(Permission.REPORTS)}.")
     store = sessions_of(request.app)
-    store.drop(request.cookies.get(SESSION_COOKIE))  # never carry an old session id over a login
-    session = store.create(principal)
+    await run_in_threadpool(store.drop, request.cookies.get(SESSION_COOKIE))  # never carry an old id over a login
+    session = await run_in_threadpool(store.create, principal)
     logger.info("ui login: key %s (%s)", principal.key_id, principal.role.value)
     response = _redirect(next_ or _home_for(principal))
     response.set_cookie(SESSION_COOKIE, session.id, path="/ui", httponly=True, samesite="strict",
@@ -414,7 +423,7 @@ async def login(request: Request) -> Response:
 
 async def logout_page(request: Request) -> Response:
     """A button to log out (logging out is a POST, so no other page can do it by a link)."""
-    session = sessions_of(request.app).get(request.cookies.get(SESSION_COOKIE))
+    session = await run_in_threadpool(sessions_of(request.app).get, request.cookies.get(SESSION_COOKIE))
     if session is None:
         return _redirect("/ui/login?expired=out")
     return _render_open("logout.html", title="Log out", csrf_token=session.csrf, who=session.principal)
@@ -423,7 +432,7 @@ async def logout_page(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """End the session (server-side: its id is forgotten) and clear the cookie."""
     store = sessions_of(request.app)
-    session = store.get(request.cookies.get(SESSION_COOKIE))
+    session = await run_in_threadpool(store.get, request.cookies.get(SESSION_COOKIE))
     if session is not None:
         try:
             form = await _form(request)
@@ -433,7 +442,7 @@ async def logout(request: Request) -> Response:
             return _render_open("error.html", status=403, title="Form refused",
                                 message="The logout form did not carry this session's security token. "
                                         "Use the Log out button.")
-        store.drop(session.id)
+        await run_in_threadpool(store.drop, session.id)
         logger.info("ui logout: key %s", session.principal.key_id)
     response = _redirect("/ui/login?expired=out")
     response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
