@@ -20,7 +20,6 @@ from terminology.errors import (
     NotAuthenticated,
     NotPermitted,
     StoreError,
-    StoreUnavailable,
     TermmapError,
     UnknownConcept,
     UnknownSystem,
@@ -29,13 +28,14 @@ from terminology.errors import (
 from terminology.releases import list_releases
 from terminology.settings import Settings, get_settings
 
-from . import curation_routes, exchange_routes, hl7v2_routes, report_routes, transform, translate_routes, web
+from . import curation_routes, exchange_routes, hl7v2_routes, lookup, report_routes, transform, translate_routes, web
 from .auth import KeyVerifier, Permission, requires
-from .lookup import lookup_view
+from .limits import BodyLimit
 from .metrics import Metrics
 from .observability import RequestLog
+from .outages import register_outage_answers
 from .responses import JsonResponse
-from .wire import WIRE_COMPONENTS
+from .wire import wire_components
 
 __all__ = ["create_app"]
 
@@ -111,14 +111,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JsonResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status, headers=headers)
 
-    @app.exception_handler(OperationalError)
-    async def _store_down(request: Request, exc: OperationalError) -> JsonResponse:
-        message = f"the store is unavailable: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
-        return JsonResponse({"error": StoreUnavailable.__name__, "message": message}, status_code=503)
+    register_outage_answers(app)  # the store unreachable, read-only or full: 503 / 507 naming it, with Retry-After
 
     app.add_middleware(translate_routes.CachedTranslateLane)  # inside RequestLog: its answers get a request id
+    app.add_middleware(BodyLimit, settings=settings)  # 413 for an oversized body, the cache lane's included
     app.add_middleware(RequestLog)
     app.include_router(translate_routes.router)
+    app.include_router(lookup.router)
     app.include_router(transform.router)
     app.include_router(hl7v2_routes.router)
     app.include_router(exchange_routes.router)
@@ -153,18 +152,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "releases": [{"system": r.system, "version": r.version, "id": r.id} for r in active],
         })
 
-    @app.get("/v1/concepts/lookup", tags=["terminology"], dependencies=[Depends(requires(Permission.LOOKUP))])
-    def lookup(request: Request, system: str, code: str) -> dict:
-        """A concept of the active release: display, designations, parents, ingredients, history, crosswalks."""
-        with request.app.state.engine.connect() as connection:
-            return lookup_view(connection, system, code)
-
     def openapi() -> dict:
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
             spec = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-            spec.setdefault("components", {}).setdefault("schemas", {}).update(WIRE_COMPONENTS)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(
+                wire_components(settings.max_batch_items))
             app.openapi_schema = spec
         return app.openapi_schema
 

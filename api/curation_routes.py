@@ -53,7 +53,8 @@ from terminology.systems import canonical_system
 
 from .auth import Permission, Principal, Role, requires
 from .idempotency import run_once
-from .responses import JsonResponse
+from .params import MAX_OFFSET, refuse_nul
+from .responses import JsonResponse, error_responses
 
 __all__ = ["router", "STATUS_FOR", "PreconditionRequired"]
 
@@ -114,9 +115,10 @@ class _CurationRoute(APIRoute):
         return handle
 
 
-router = APIRouter(tags=["curation"], route_class=_CurationRoute)
-_READ = [Depends(requires(Permission.READ_CURATION))]
-_WRITE = [Depends(requires(Permission.CURATE))]
+router = APIRouter(tags=["curation"], route_class=_CurationRoute,
+                   responses=error_responses({422: "an invalid parameter or body (the message names each problem)"}))
+_READ = [Depends(requires(Permission.READ_CURATION)), Depends(refuse_nul)]
+_WRITE = [Depends(requires(Permission.CURATE)), Depends(refuse_nul)]
 _MAX_PAGE = 500
 
 # --- request bodies -----------------------------------------------------------------------------
@@ -206,9 +208,24 @@ def _body_doc(model: type[BaseModel], required: bool = False) -> dict[str, Any]:
 def _parse(model: type[_Body], body: bytes) -> _Body:
     """The request body as `model` (an empty body is `{}`); `InvalidRequest` naming each problem."""
     try:
-        return model.model_validate_json(body if body.strip() else b"{}")
+        parsed = model.model_validate_json(body if body.strip() else b"{}")
     except ValidationError as exc:
         raise InvalidRequest(_validation_message(exc)) from None
+    _refuse_nul_in(parsed.model_dump())
+    return parsed
+
+
+def _refuse_nul_in(value: Any, where: str = "") -> None:
+    """`InvalidRequest` naming the field of a body that holds a NUL character (no stored text may)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidRequest(f"invalid request: {where or 'the body'} holds a NUL character (\\u0000), "
+                             "which no termmap text may")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul_in(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul_in(item, f"{where}[{index}]")
 
 
 def _principal(request: Request) -> Principal:
@@ -335,8 +352,8 @@ def _invalidate(request: Request) -> None:
 
 # --- the review queue -----------------------------------------------------------------------------
 
-_ENTRY_RESPONSES = {404: {"description": "no such review entry"},
-                    409: {"description": "claimed by someone else, not held by you, or in the wrong state"}}
+_ENTRY_RESPONSES = error_responses({
+    404: "no such review entry", 409: "claimed by someone else, not held by you, or in the wrong state"})
 
 
 @router.get("/v1/review", dependencies=_READ)
@@ -350,7 +367,7 @@ async def list_review(
     target_system: str | None = None,
     claimed_by: str | None = None,
     limit: int = Query(default=50, ge=0, le=_MAX_PAGE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> JsonResponse:
     """Review entries, highest priority first (occurrences, then age), with counts by status."""
     def work(connection):
@@ -407,7 +424,7 @@ async def claim_entry(request: Request, id: str) -> Response:
 
 
 @router.post("/v1/review/{id}/decision", dependencies=_WRITE, openapi_extra=_body_doc(DecisionIn, True),
-             responses=_ENTRY_RESPONSES | {412: {"description": "`based_on` is not the mapping's current version"}})
+             responses=_ENTRY_RESPONSES | error_responses({412: "`based_on` is not the mapping's current version"}))
 async def decide_entry(request: Request, id: str) -> Response:
     """Decide an entry you hold: `mapped` (targets), `no-map` or `deferred`.
 
@@ -457,12 +474,12 @@ async def release_entry(request: Request, id: str) -> Response:
 
 # --- curated mappings -----------------------------------------------------------------------------
 
-_MAPPING_RESPONSES = {404: {"description": "no such mapping"}}
-_CHANGE_RESPONSES = _MAPPING_RESPONSES | {
-    409: {"description": "already retired"},
-    412: {"description": "If-Match is not the current version: the body names who changed it and when"},
-    428: {"description": "If-Match is missing"},
-}
+_MAPPING_RESPONSES = error_responses({404: "no such mapping"})
+_CHANGE_RESPONSES = _MAPPING_RESPONSES | error_responses({
+    409: "already retired",
+    412: "If-Match is not the current version: the body names who changed it and when",
+    428: "If-Match is missing",
+})
 _ETAG = re.compile(r'^"(\d+)"$')
 
 
@@ -489,7 +506,7 @@ async def list_mappings(
     code: str | None = Query(default=None, description="a source or target code"),
     text: str | None = Query(default=None, description="within the source's normalised text"),
     limit: int = Query(default=50, ge=0, le=_MAX_PAGE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> JsonResponse:
     """The current version of every curated mapping matching the filters, by source."""
     def work(connection):

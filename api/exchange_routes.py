@@ -44,10 +44,12 @@ from terminology.systems import canonical_system
 
 from .auth import Permission, requires
 from .fhir.maps import MapKey, import_origin, map_history, strip_version
+from .limits import IMPORT_PATH, too_large
+from .params import refuse_nul
 from .responses import JsonResponse
 
-__all__ = ["router", "EXPORT_FORMATS", "IMPORT_FORMATS", "MEDIA_TYPES", "MAX_UPLOAD_BYTES", "Exported",
-           "export_file", "import_file", "format_of"]
+__all__ = ["router", "EXPORT_FORMATS", "IMPORT_FORMATS", "MEDIA_TYPES", "Exported", "export_file", "import_file",
+           "format_of"]
 
 EXPORT_FORMATS = ("csv", "xlsx", "conceptmap", "skos")
 IMPORT_FORMATS = ("csv", "xlsx", "conceptmap")
@@ -61,9 +63,8 @@ _EXTENSIONS = {"csv": "csv", "xlsx": "xlsx", "conceptmap": "json", "skos": "ttl"
 _FORMAT_OF_EXTENSION = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".json": "conceptmap"}
 _FORMAT_OF_MEDIA_TYPE = {"text/csv": "csv", MEDIA_TYPES["xlsx"]: "xlsx", "application/fhir+json": "conceptmap",
                          "application/json": "conceptmap"}
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
-router = APIRouter(tags=["curation"])
+router = APIRouter(tags=["curation"], dependencies=[Depends(refuse_nul)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +193,10 @@ async def export_mappings(
                     headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
 
 
-@router.post("/v1/mappings/import", dependencies=[Depends(requires(Permission.CURATE))],
+@router.post(IMPORT_PATH, dependencies=[Depends(requires(Permission.CURATE))],
              responses={200: {"description": "the change report (dry run, or import done)"},
-                        413: {"description": "the file is larger than 20 MiB"},
+                        413: {"description": "the file is larger than TERMMAP_MAX_IMPORT_BYTES (20 MiB unless "
+                                             "set)"},
                         422: {"description": "invalid rows stopped the import (the change report says which and "
                                              "why), or the file could not be read"}})
 async def import_mappings(
@@ -207,13 +209,15 @@ async def import_mappings(
     context: str | None = Query(None, description="a ConceptMap's context when it does not carry one"),
     encoding: str | None = Query(None, max_length=40, description="a CSV's text encoding (default UTF-8)"),
 ) -> Response:
-    """Import curated mappings from a CSV, XLSX or ConceptMap body; each changed mapping becomes a new version."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        return _too_large()
-    body = await request.body()
-    if len(body) > MAX_UPLOAD_BYTES:
-        return _too_large()
+    """Import curated mappings from a CSV, XLSX or ConceptMap body; each changed mapping becomes a new version.
+
+    A file larger than `TERMMAP_MAX_IMPORT_BYTES` is refused (413) before it is read; an XLSX whose
+    sheets would inflate far beyond its size (a zip bomb) is refused before it is inflated.
+    """
+    limit = request.app.state.settings.max_import_bytes
+    body = await request.body()  # BodyLimit has refused a larger one before it was read
+    if len(body) > limit:
+        return too_large(IMPORT_PATH, limit, "TERMMAP_MAX_IMPORT_BYTES")
     chosen = _choice("format", format_, IMPORT_FORMATS)
     name = _upload_name(request, filename, chosen)
     chosen = chosen or format_of(name, request.headers.get("content-type"))
@@ -230,8 +234,3 @@ async def import_mappings(
     refused = not dry_run and (report.blocked or (bool(report.invalid) and not report.mappings))
     return JsonResponse(report.as_json(), status_code=422 if refused else 200)
 
-
-def _too_large() -> JsonResponse:
-    return JsonResponse({"error": "PayloadTooLarge",
-                         "message": f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB: split it"},
-                        status_code=413)

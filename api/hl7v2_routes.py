@@ -29,23 +29,31 @@ from mappings.hl7v2 import Hl7v2Error, Outcome, translate_message
 
 from .auth import Permission, requires
 from .idempotency import run_once
+from .params import refuse_nul
+from .responses import InvalidRequestRoute, error_responses
 
 __all__ = ["router", "ER7", "ack_for", "COUNT_HEADERS"]
 
-router = APIRouter(tags=["hl7v2"], dependencies=[Depends(requires(Permission.TRANSLATE))])
+router = APIRouter(tags=["hl7v2"], dependencies=[Depends(requires(Permission.TRANSLATE)), Depends(refuse_nul)],
+                   route_class=InvalidRequestRoute)
 
 ER7 = "x-application/hl7-v2+er7"
 ROUTE = "/v1/hl7v2/translate"
 COUNT_HEADERS = {f"X-Termmap-{o.value.title()}": o for o in Outcome}
 
+_EXAMPLE = ("MSH|^~\\&|EHR|HOSPITAL|TERMMAP|TM|20250101120000||ADT^A08|MSG0001|P|2.5\r"
+            "AL1|1|DA|1191^Aspirin^RXNORM|SV|Hives\r")
 _REQUEST_BODY = {
     "required": True,
-    "content": {ER7: {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}},
+    "content": {ER7: {"schema": {"type": "string"}, "example": _EXAMPLE},
+                "text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}},
     "description": "One HL7 v2 message (ER7); segments separated by CR, LF or CRLF.",
 }
 _RESPONSES = {
     200: {"description": "the message with translated fields and ZTM/NTE notes", "content": {ER7: {}}},
     400: {"description": "unreadable message: an HL7 ACK (MSA AR) with an ERR segment", "content": {ER7: {}}},
+    **error_responses({404: "target_system has no loaded release",
+                       422: "a missing or invalid option, or an Idempotency-Key reused with another message"}),
 }
 
 
@@ -69,11 +77,13 @@ async def translate_hl7v2(
     state = request.app.state
     metrics = state.metrics
 
+    seen: list = []  # (answer, request) of the attempt that commits: counted only then
+
     def observe(result, translated) -> None:
-        metrics.count(result, translated.context.value, source_system=translated.source.system,
-                      sender=translated.sender)
+        seen.append((result, translated))
 
     def work(connection) -> tuple[int, bytes]:
+        seen.clear()  # a retried attempt starts again
         result = translate_message(connection, body, target_system, local_system=local_system,
                                    local_systems=state.settings.hl7v2_local_systems, original_first=original_first,
                                    flag=flag, cache=state.cache, observe=observe)
@@ -93,6 +103,10 @@ async def translate_hl7v2(
     headers = {name: str(value) for name, value in envelope["headers"].items()}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
+    else:
+        for result, translated in seen:
+            metrics.count(result, translated.context.value, source_system=translated.source.system,
+                          sender=translated.sender)
     return Response(base64.b64decode(envelope["message"]), status_code=status, media_type=ER7, headers=headers)
 
 

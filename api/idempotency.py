@@ -3,20 +3,33 @@
 The stored answer is written in the same transaction as the work it answers (review-queue
 counts included): either both are committed or neither is. The same key with another body
 is refused with 422.
+
+A transaction PostgreSQL aborts as a deadlock victim or a serialization failure (two batches
+counting the same review entries in different orders) is rolled back whole and run again, up to
+`ATTEMPTS` times after a short random pause: the work counts nothing until the attempt that commits.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mappings.tables import idempotent_requests
 from terminology.errors import InvalidRequest
 
-__all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest", "run_once"]
+__all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest", "run_once", "ATTEMPTS"]
+
+logger = logging.getLogger(__name__)
+
+#: Attempts at a transaction that PostgreSQL aborts to break a deadlock (or a serialization failure).
+ATTEMPTS = 8
+_RETRYABLE_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 
 class IdempotencyConflict(InvalidRequest):
@@ -61,6 +74,21 @@ def run_once(
     same key commits first, its answer is the answer (this one's work is rolled back).
     """
     digest = body_digest(body) if key else ""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _attempt(engine, key, route, digest, work)
+        except DBAPIError as exc:
+            if attempt == ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
+                raise
+            logger.info("%s: transaction aborted (%s), attempt %d of %d", route,
+                        str(exc.orig).splitlines()[0], attempt, ATTEMPTS)
+            time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))  # let the other side commit first
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _attempt(
+    engine: Engine, key: str | None, route: str, digest: str, work: Callable[[Connection], tuple[int, bytes]]
+) -> tuple[int, bytes, bool]:
     try:
         with engine.begin() as connection:
             if key:

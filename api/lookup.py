@@ -1,12 +1,29 @@
 """A concept as people and interface engines want to see it: one plain dict for CLI and HTTP."""
 from __future__ import annotations
 
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
 
 from terminology import queries
 from terminology.systems import RXNORM, SNOMED, canonical_system
 
-__all__ = ["lookup_view"]
+from .auth import Permission, requires
+from .params import refuse_nul
+from .responses import InvalidRequestRoute, error_responses
+
+__all__ = ["lookup_view", "router"]
+
+router = APIRouter(tags=["terminology"], route_class=InvalidRequestRoute,
+                   dependencies=[Depends(requires(Permission.LOOKUP)), Depends(refuse_nul)])
+
+
+@router.get("/v1/concepts/lookup", responses=error_responses({
+    404: "unknown code system, or a code its active release does not hold",
+    422: "a parameter missing or unreadable (the message names it)"}))
+def lookup(request: Request, system: str, code: str) -> dict:
+    """A concept of the active release: display, designations, parents, ingredients, history, crosswalks."""
+    with request.app.state.engine.connect() as connection:
+        return lookup_view(connection, system, code)
 
 #: Relationship types worth naming in a lookup, by system.
 _NAMED_RELATIONSHIPS = {

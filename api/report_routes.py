@@ -23,15 +23,17 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mappings import reports
+from mappings.audit import parse_head
 from terminology.errors import InvalidRequest
 
 from .auth import Permission, requires
-from .responses import JsonResponse
+from .params import MAX_OFFSET, refuse_nul
+from .responses import InvalidRequestRoute, JsonResponse, error_responses
 
 __all__ = ["router", "REPORT_FORMATS", "MEDIA_TYPES", "Exported", "export_table", "parse_when", "unmapped_export",
            "coverage_export"]
@@ -44,7 +46,9 @@ MEDIA_TYPES = {
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-router = APIRouter(tags=["reports"], dependencies=[Depends(requires(Permission.REPORTS))])
+router = APIRouter(tags=["reports"], dependencies=[Depends(requires(Permission.REPORTS)), Depends(refuse_nul)],
+                   route_class=InvalidRequestRoute,
+                   responses=error_responses({422: "a parameter out of range or unreadable (the message names it)"}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +152,8 @@ def unmapped(
     state: str | None = Query(None, description="open, claimed or decided"),
     source_system: str | None = Query(None, max_length=255),
     reason: str | None = Query(None, max_length=16, description="unmapped, unvalidated or release-change"),
-    limit: int | None = Query(None, ge=0, description="at most this many rows (default: all)"),
-    offset: int = Query(0, ge=0),
+    limit: int | None = Query(None, ge=0, le=MAX_OFFSET, description="at most this many rows (default: all)"),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     """Every review entry (unmapped or unvalidated codes and texts): what came, how often, from whom, what was decided.
 
@@ -183,7 +187,7 @@ def coverage(
                                        context=context))
 
 
-@router.get("/v1/reports/release-impact")
+@router.get("/v1/reports/release-impact", responses=error_responses({404: "no release of that system is loaded"}))
 def release_impact(
     request: Request,
     system: str = Query(..., max_length=255, description="the code system: URI or name (snomed, rxnorm)"),
@@ -209,7 +213,7 @@ def audit(
     subject: str | None = Query(None, max_length=255, description="a subject id: mapping, review entry, key, release"),
     code: str | None = Query(None, max_length=128, description="a code in the event's before/after (or its subject)"),
     limit: int = Query(100, ge=1, le=reports.MAX_AUDIT_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> JsonResponse:
     """Audit events, newest first, paged (`next_offset` is null on the last page)."""
     with request.app.state.engine.connect() as connection:
@@ -220,7 +224,13 @@ def audit(
 
 
 @router.get("/v1/audit/verify")
-def audit_verify(request: Request) -> JsonResponse:
-    """Recompute the hash chain: `intact`, or the first event whose link or content was altered."""
+def audit_verify(request: Request, head: Annotated[str | None, Query(
+        description="`seq:hash` an earlier verification reported as its `head`: the chain must still hold "
+                    "that event with that hash (this detects events removed from the end)")] = None) -> JsonResponse:
+    """Recompute the hash chain: `intact`, or the first event whose link or content was altered; `head` to keep."""
+    try:
+        expected = parse_head(head) if head is not None else None
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
     with request.app.state.engine.connect() as connection:
-        return JsonResponse(reports.verify_audit(connection))
+        return JsonResponse(reports.verify_audit(connection, expected))

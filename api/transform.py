@@ -26,6 +26,8 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from mappings.resource_transform import Outcome, check_document, transform
@@ -33,13 +35,36 @@ from terminology.errors import InvalidRequest, UnknownTargetSystem
 
 from .auth import Permission, requires
 from .idempotency import IdempotencyConflict
+from .params import refuse_nul
 from .translate_routes import _idempotent
 
 __all__ = ["router", "parse_fhir_json", "dump_fhir_json", "COUNT_HEADERS"]
 
-router = APIRouter(tags=["transform"], dependencies=[Depends(requires(Permission.TRANSLATE))])
-
 FHIR_JSON = "application/fhir+json"
+
+
+class _TransformRoute(APIRoute):
+    """A parameter FastAPI or the router's guards refuse (`target_system` missing, a NUL) is an OperationOutcome too,
+    like every other error here."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                                     for e in exc.errors())
+                return _outcome(422, "required", f"invalid request: {problems}")
+            except InvalidRequest as exc:  # a parameter the router's guards refuse (a NUL in the query)
+                return _outcome(422, "invalid", str(exc))
+
+        return handle
+
+
+router = APIRouter(tags=["transform"], dependencies=[Depends(requires(Permission.TRANSLATE)), Depends(refuse_nul)],
+                   route_class=_TransformRoute)
 ROUTE = "/v1/transform"
 #: Response header -> the outcome it counts (one per CodeableConcept looked at).
 COUNT_HEADERS = {
@@ -103,11 +128,18 @@ async def transform_resource(
         return _outcome(422, code, str(exc))
     metrics = request.app.state.metrics
 
+    seen: list = []  # (answer, context) of the attempt that commits: counted only then
+
     def observe(result, context) -> None:
-        system = (result.original.get("source") or {}).get("system")
-        metrics.count(result, context.value, source_system=system, sender=sender)
+        seen.append((result, context))
+
+    def counted() -> None:
+        for result, context in seen:
+            system = (result.original.get("source") or {}).get("system")
+            metrics.count(result, context.value, source_system=system, sender=sender)
 
     def work(connection) -> tuple[int, orjson.Fragment]:
+        seen.clear()  # a retried attempt starts again
         report = transform(connection, document, target_system, sender, observe=observe)
         headers = {name: report.counts[outcome] for name, outcome in COUNT_HEADERS.items()}
         return 200, orjson.Fragment(b'{"headers":' + orjson.dumps(headers) + _SPLIT + dump_fhir_json(document) + b"}")
@@ -116,7 +148,7 @@ async def transform_resource(
     keyed = orjson.dumps({"target_system": target_system, "sender": sender}) + b"\n" + body
     try:
         with metrics.latency.labels("transform").time():
-            stored = await run_in_threadpool(_idempotent, request, ROUTE, keyed, work)
+            stored = await run_in_threadpool(_idempotent, request, ROUTE, keyed, work, counted)
     except UnknownTargetSystem as exc:
         return _outcome(404, "not-found", str(exc))
     except IdempotencyConflict as exc:

@@ -8,40 +8,48 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from mappings.engine import answer_from_cache, translate
-from mappings.translation import TranslateRequest
+from mappings.engine import answer_from_cache, queue_order, translate
+from mappings.translation import TranslateRequest, Translation
 from terminology.errors import TermmapError
 
 from .auth import Permission, bearer_key, requires
 from .idempotency import run_once
+from .responses import JsonResponse
 from .wire import (
     BATCH_SCHEMA,
     TRANSLATE_SCHEMA,
+    BatchTooLarge,
     decode_batch,
     decode_translate,
     translation_json,
 )
 
-__all__ = ["router", "MAX_BATCH", "CachedTranslateLane", "cached_answer"]
+__all__ = ["router", "CachedTranslateLane", "cached_answer"]
 
 router = APIRouter(tags=["translate"], dependencies=[Depends(requires(Permission.TRANSLATE))])
-MAX_BATCH = 10_000
 
 _RESPONSES = {
     200: {"description": "mapped, unvalidated (queued) or unmapped (queued, with candidates): never dropped"},
     404: {"description": "unknown target system"},
-    422: {"description": "invalid request, or an Idempotency-Key reused with another body"},
+    413: {"description": "a body larger than TERMMAP_MAX_BODY_BYTES (16 MiB unless set), or a batch of more "
+                          "items than TERMMAP_MAX_BATCH_ITEMS (10,000 unless set)"},
+    422: {"description": "invalid request (not JSON, not UTF-8, nested too deeply, a field missing or too long), "
+                         "or an Idempotency-Key reused with another body"},
 }
 
 
-def _idempotent(request: Request, route: str, body: bytes, work: Callable) -> Response:
-    """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction."""
+def _idempotent(request: Request, route: str, body: bytes, work: Callable,
+                committed: Callable | None = None) -> Response:
+    """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction; then
+    `committed()` if the work was done now (not replayed) and its transaction committed."""
     def encoded(connection):
         status, result = work(connection)
         return status, orjson.dumps(result)
 
     key = request.headers.get("idempotency-key")
     status, payload, replayed = run_once(request.app.state.engine, key, route, body, encoded)
+    if committed is not None and not replayed:
+        committed()
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
@@ -65,41 +73,71 @@ async def translate_one(request: Request) -> Response:
             if answer is not None:  # validated and cached: no store access, no hop to a worker thread
                 return Response(answer, media_type="application/json")
 
-        def work(connection):
+        answered: list[Translation] = []
+
+        def work(connection):  # may run more than once (run_once retries a deadlock victim): count when committed
             result = translate(connection, parsed, cache=cache)
-            metrics.count(result, parsed.context.value, source_system=parsed.source.system,
-                          sender=parsed.sender)
+            answered[:] = [result]
             return 200, translation_json(result)
 
-        return await _run(request, "/v1/translate", body, work)
+        def count() -> None:
+            for result in answered:
+                metrics.count(result, parsed.context.value, source_system=parsed.source.system,
+                              sender=parsed.sender)
+
+        return await _run(request, "/v1/translate", body, work, count)
 
 
 @router.post("/v1/translate/batch", openapi_extra={"requestBody": BATCH_SCHEMA}, responses=_RESPONSES)
 async def translate_batch(request: Request) -> Response:
-    """Translate up to 10,000 items; answers come in the same order.
+    """Translate up to `TERMMAP_MAX_BATCH_ITEMS` items (10,000 unless set); answers come in the same order.
 
-    An invalid item gets `{"error": {...}}` in its slot and does not fail the others.
+    An invalid item gets `{"error": {...}}` in its slot and does not fail the others. A larger
+    batch is refused with 413 (nothing translated or queued): split it.
     """
     body = await request.body()
-    items = decode_batch(body, MAX_BATCH)
+    limit = request.app.state.settings.max_batch_items
+    try:
+        items = decode_batch(body, limit)
+    except BatchTooLarge as exc:
+        return JsonResponse({"error": "PayloadTooLarge", "message": str(exc), "limit_items": exc.limit,
+                             "setting": "TERMMAP_MAX_BATCH_ITEMS"}, status_code=413)
     metrics, cache = request.app.state.metrics, request.app.state.cache
     cache.refresh(request.app.state.engine)
 
+    answered: list[tuple[Translation, TranslateRequest]] = []
+
+    def failed(index: int, exc: TermmapError) -> dict:
+        return {"error": {"index": index, "type": type(exc).__name__, "message": str(exc)}}
+
     def work(connection):
-        answers = []
+        answers: list[dict | None] = [None] * len(items)
+        decoded = []
         for index, raw in enumerate(items):
             try:
-                item = decode_translate(bytes(raw))
-                result = translate(connection, item, cache=cache)  # raises before writing: a bad item fails alone
-                metrics.count(result, item.context.value, source_system=item.source.system,
-                              sender=item.sender)
-                answers.append(translation_json(result))
+                decoded.append((index, decode_translate(bytes(raw))))
             except TermmapError as exc:
-                answers.append({"error": {"index": index, "type": type(exc).__name__, "message": str(exc)}})
+                answers[index] = failed(index, exc)
+        # In the review queue's lock order, so that concurrent batches sharing entries never deadlock;
+        # the answers go back in the items' order.
+        decoded.sort(key=lambda pair: queue_order(pair[1]))
+        answered.clear()  # a retried attempt starts again
+        for index, item in decoded:
+            try:
+                result = translate(connection, item, cache=cache)  # raises before writing: a bad item fails alone
+            except TermmapError as exc:
+                answers[index] = failed(index, exc)
+                continue
+            answered.append((result, item))
+            answers[index] = translation_json(result)
         return 200, {"items": answers}
 
+    def count() -> None:
+        for result, item in answered:
+            metrics.count(result, item.context.value, source_system=item.source.system, sender=item.sender)
+
     with metrics.latency.labels("translate_batch").time():
-        return await _run(request, "/v1/translate/batch", body, work)
+        return await _run(request, "/v1/translate/batch", body, work, count)
 
 
 def cached_answer(state, parsed: TranslateRequest) -> bytes | None:
@@ -119,7 +157,8 @@ class CachedTranslateLane:
     the route would answer from the cache anyway (a remembered key that may translate, no
     `Idempotency-Key`, a valid body whose validated answer is cached) are answered here, with the
     route's bytes, headers and metrics (`cached_answer`). Anything else, and any error, goes on to
-    the route with the body replayed, and the route answers it as it always does.
+    the route with the body replayed, and the route answers it as it always does. Body size limits
+    are applied before this lane, by `api.limits.BodyLimit` (a header check when there is a Content-Length).
     """
 
     def __init__(self, app) -> None:
@@ -174,6 +213,6 @@ class CachedTranslateLane:
             return None
 
 
-async def _run(request: Request, route: str, body: bytes, work: Callable) -> Response:
-    return await run_in_threadpool(_idempotent, request, route, body, work)
+async def _run(request: Request, route: str, body: bytes, work: Callable, committed: Callable | None = None) -> Response:
+    return await run_in_threadpool(_idempotent, request, route, body, work, committed)
 

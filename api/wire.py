@@ -1,6 +1,7 @@
 """The JSON wire format of translate: msgspec structs in, plain dicts out (fast, and still documented)."""
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -14,8 +15,8 @@ from mappings.translation import (
 )
 from terminology.errors import InvalidRequest
 
-__all__ = ["SourceIn", "TranslateIn", "BatchIn", "decode_translate", "decode_batch", "to_request", "translation_json",
-           "TRANSLATE_SCHEMA", "BATCH_SCHEMA", "WIRE_COMPONENTS"]
+__all__ = ["SourceIn", "TranslateIn", "BatchIn", "BatchTooLarge", "decode_translate", "decode_batch", "to_request",
+           "translation_json", "TRANSLATE_SCHEMA", "BATCH_SCHEMA", "wire_components"]
 
 
 #: Limits that match the store's columns: a longer value is refused with 422, never stored cut.
@@ -44,27 +45,52 @@ class BatchIn(msgspec.Struct):
     items: list[msgspec.Raw]
 
 
+class _BatchShape(msgspec.Struct):
+    items: msgspec.Raw  # the array's bytes, checked to be JSON, no element built
+
+
 _translate_decoder = msgspec.json.Decoder(TranslateIn)
 _batch_decoder = msgspec.json.Decoder(BatchIn)
+_shape_decoder = msgspec.json.Decoder(_BatchShape)
 
 
-(_translate_ref,), WIRE_COMPONENTS = msgspec.json.schema_components(
+(_translate_ref,), _TRANSLATE_COMPONENTS = msgspec.json.schema_components(
     [TranslateIn], ref_template="#/components/schemas/{name}"
 )
-#: OpenAPI request bodies (their component schemas are `WIRE_COMPONENTS`, merged by the app).
-TRANSLATE_SCHEMA = {"content": {"application/json": {"schema": _translate_ref}}, "required": True}
-BATCH_SCHEMA = {
-    "content": {"application/json": {"schema": {
+
+
+def wire_components(max_batch_items: int) -> dict[str, Any]:
+    """The OpenAPI component schemas of the request bodies, the batch's `maxItems` being the app's limit
+    (`Settings.max_batch_items`)."""
+    return _TRANSLATE_COMPONENTS | {"TranslateBatch": {
         "type": "object", "required": ["items"],
-        "properties": {"items": {"type": "array", "maxItems": 10_000,
+        "properties": {"items": {"type": "array", "maxItems": max_batch_items,
                                  "items": {"$ref": "#/components/schemas/TranslateIn"}}},
-    }}},
-    "required": True,
-}
+    }}
+
+
+#: OpenAPI request bodies (their component schemas are `wire_components(...)`, merged by the app).
+TRANSLATE_SCHEMA = {"content": {"application/json": {"schema": _translate_ref}}, "required": True}
+BATCH_SCHEMA = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/TranslateBatch"}}},
+                "required": True}
+
+
+class BatchTooLarge(InvalidRequest):
+    """A batch holding more items than the service takes at once (answered 413)."""
+
+    def __init__(self, limit: int, count: int | None) -> None:
+        self.limit, self.count = limit, count
+        has = f"this one has {count}" if count is not None else "this one has more"
+        super().__init__(f"a batch holds at most {limit} items (the limit TERMMAP_MAX_BATCH_ITEMS sets); "
+                         f"{has}: split it")
 
 
 def _problem(exc: msgspec.ValidationError | msgspec.DecodeError) -> InvalidRequest:
     return InvalidRequest(f"invalid translate request: {exc}")
+
+
+#: What msgspec's RecursionError means for a body: JSON nested deeper than the interpreter's recursion limit.
+_TOO_DEEP = "the JSON is nested too deeply (a translate request is at most a few levels deep)"
 
 
 def to_request(item: TranslateIn) -> TranslateRequest:
@@ -83,17 +109,53 @@ def decode_translate(body: bytes) -> TranslateRequest:
         return to_request(_translate_decoder.decode(body))
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _problem(exc) from None
+    except RecursionError:
+        raise InvalidRequest(f"invalid translate request: {_TOO_DEEP}") from None
+
+
+#: A body with this many commas per allowed item could hold far more items than the limit, each built as an
+#: object (~60 bytes: 16 MiB of `1,1,1,...` would take 450 MB); such a body has its items counted first.
+_COMMAS_PER_ITEM = 64
+#: The structural tokens (brackets, braces, strings, top-level commas) counting may look at per allowed item.
+_TOKENS_PER_ITEM = 64
+_TOP_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+_DEEP_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def decode_batch(body: bytes, limit: int) -> list[msgspec.Raw]:
-    """The raw items of a batch (each decoded on its own so one bad item fails alone)."""
+    """The raw items of a batch (each decoded on its own so one bad item fails alone); `BatchTooLarge` for
+    more than `limit` items, found before they are built when the body could hold far more."""
     try:
+        if body.count(b",") >= _COMMAS_PER_ITEM * limit + 1000:
+            _count_items(memoryview(_shape_decoder.decode(body).items), limit)
         items = _batch_decoder.decode(body).items
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise InvalidRequest(f"invalid batch: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest(f"invalid batch: {_TOO_DEEP}") from None
     if len(items) > limit:
-        raise InvalidRequest(f"a batch holds at most {limit} items; this one has {len(items)}")
+        raise BatchTooLarge(limit, len(items))
     return items
+
+
+def _count_items(array: memoryview, limit: int) -> None:
+    """`BatchTooLarge` once the JSON array (already checked to be JSON) shows more than `limit` elements;
+    `InvalidRequest` when it holds more JSON values than `limit` translate requests would (time stays bounded)."""
+    depth, commas, position = 0, 0, 0
+    for _ in range(_TOKENS_PER_ITEM * limit + 100_000):
+        found = (_TOP_TOKEN if depth == 1 else _DEEP_TOKEN).search(array, position)
+        if found is None:
+            return
+        position, first = found.end(), array[found.start()]
+        if first in b"[{":
+            depth += 1
+        elif first in b"]}":
+            depth -= 1
+        elif first == ord(","):  # only met at depth 1: between two items
+            commas += 1
+            if commas >= limit:
+                raise BatchTooLarge(limit, None)
+    raise InvalidRequest(f"invalid batch: it holds more JSON values than {limit} translate requests would")
 
 
 def _match_json(match: Match) -> dict[str, Any]:

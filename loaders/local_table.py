@@ -17,8 +17,11 @@ What stops a load (a `terminology.errors.LoadError`; the active release stays as
 - `SourceNotFound`: no file at the path, a suffix the loader cannot read, no such sheet.
 - `MissingColumn`: a column the map names is not in the header (the error lists those found).
 - `ConflictingRow`: the same code twice with different displays (the error names both lines).
-- `UnreadableEncoding`: bytes that do not decode (the error names the line).
-- `MalformedRow`: a row with more values than the header has columns.
+- `UnreadableEncoding`: bytes that do not decode (the error names the line), or UTF-16 text read as an
+  8-bit encoding (a UTF-16 byte-order mark or NUL bytes: the error names the encoding to pass).
+- `MalformedRow`: a row with more values than the header has columns; an `.xlsx` that is not a
+  readable workbook, or that would inflate far beyond its size (a zip bomb: refused from the zip's
+  directory, before anything is inflated; see `terminology.archives`).
 - `LoadError`: not one row could be loaded. An empty export or a wrong column map would otherwise
   replace a good release with an empty one.
 
@@ -63,6 +66,7 @@ import yaml
 from sqlalchemy import Engine
 
 from terminology import schema
+from terminology.archives import inflation_problem
 from terminology.errors import (
     ConfigurationError,
     ConflictingRow,
@@ -74,7 +78,7 @@ from terminology.errors import (
 )
 from terminology.model import LoadReport
 from terminology.normalise import normalise_term
-from terminology.releases import ReleaseLoad, file_checksums, open_release
+from terminology.releases import ActivationHook, ReleaseLoad, file_checksums, open_release
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system, is_local
 
 from .progress import NullProgress, Progress
@@ -384,6 +388,7 @@ def load_local_table(
     encoding: str | None = None,
     progress: Progress | None = None,
     batch_size: int = 50_000,
+    on_activate: ActivationHook | None = None,
 ) -> LoadReport:
     """Load a local table as the new active release of the local code `system`; the report lists every skipped row.
 
@@ -399,6 +404,7 @@ def load_local_table(
             "name the local code system the table belongs to (e.g. https://hospital.example.org/fhir/CodeSystem/allergens)"
         )
     reading = _reading(path, columns, sheet, encoding)
+    _refuse_unreadable(reading)  # before a release is opened: nothing of it is written
     checksum = file_checksums([path])[path.name]
     files = {
         path.name: checksum,
@@ -412,6 +418,7 @@ def load_local_table(
         source=str(path),
         files=files,
         batch_size=batch_size,
+        on_activate=on_activate,
     ) as load:
         if load.already_loaded:
             return load.report
@@ -556,10 +563,42 @@ def _read_sheet(reading: _Reading) -> pd.DataFrame:
             if (isinstance(sheet, int) and sheet >= len(sheets)) or (isinstance(sheet, str) and sheet not in sheets):
                 raise SourceNotFound(f"{reading.path}: no sheet {sheet!r}; the workbook has {', '.join(map(repr, sheets))}")
             frame = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise MalformedRow(reading.path, None, f"not a readable .xlsx workbook ({exc})") from None
+    except LoadError:
+        raise
+    except zipfile.BadZipFile:
+        raise MalformedRow(reading.path, None, "not a readable .xlsx workbook (not a zip file: a CSV or an old "
+                                               ".xls saved as .xlsx? save it as .xlsx or .csv)") from None
+    except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl errors on a damaged file all mean "unreadable"
+        raise MalformedRow(reading.path, None, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") \
+            from None
     frame.columns = [str(name) for name in frame.columns]
     return frame
+
+
+def _refuse_unreadable(reading: _Reading) -> None:
+    """What is refused from a glance at the file, before any row is read: a workbook that would inflate far beyond
+    its size (a zip bomb, `MalformedRow`); UTF-16 text (or any with NUL bytes) read as an 8-bit encoding
+    (`UnreadableEncoding`: decoded as UTF-8 it would be NULs between letters, or fail only lines later)."""
+    if reading.excel:
+        bomb = inflation_problem(reading.path)
+        if bomb:
+            raise MalformedRow(reading.path, None, f"not loaded: {bomb}")
+        return
+    if reading.encoding.startswith("utf-16") or reading.encoding.startswith("utf-32"):
+        return
+    with open(reading.path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    name = "utf-8" if reading.encoding == "utf-8-sig" else reading.encoding
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UnreadableEncoding(reading.path, 1, f"the file starts with a UTF-16 byte-order mark: it is UTF-16 text, "
+                                                  f"not {name}; pass encoding='utf-16' (or save it as UTF-8)")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        line, column = 1 + head.count(b"\n", 0, nul), nul - head.rfind(b"\n", 0, nul)
+        guess = "utf-16-le" if nul % 2 else "utf-16-be"
+        raise UnreadableEncoding(reading.path, line, f"byte {column} of the line is a NUL: UTF-16 text without a "
+                                                     f"byte-order mark, not {name}? pass encoding='{guess}' (or save "
+                                                     "it as UTF-8)")
 
 
 def _read_text(reading: _Reading, columns: ColumnMap, progress: Progress) -> Iterator[_Row]:

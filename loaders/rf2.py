@@ -65,7 +65,7 @@ from terminology import schema
 from terminology.errors import ConflictingRow, LoadError, MalformedRow, SourceNotFound
 from terminology.model import LoadReport
 from terminology.normalise import normalise_term, semantic_tag
-from terminology.releases import ReleaseLoad, file_checksums, open_release
+from terminology.releases import ActivationHook, ReleaseLoad, file_checksums, open_release
 from terminology.systems import SNOMED
 
 from .delimited import DelimitedFile, read_rows
@@ -320,6 +320,7 @@ def load_rf2(
     language: str = "en-US",
     progress: Progress | None = None,
     batch_size: int = 50_000,
+    on_activate: ActivationHook | None = None,
 ) -> LoadReport:
     """Load the RF2 release at `path` (zip or folder) as the active SNOMED CT release; what was written and skipped.
 
@@ -338,7 +339,8 @@ def load_rf2(
         sums["option:language"] = language
         logger.info("loading SNOMED CT %s (%s) from %s: %d files", version, language, path, len(read))
         with open_release(
-            engine, SNOMED, version, concept_file.date, source=str(path), files=sums, batch_size=batch_size
+            engine, SNOMED, version, concept_file.date, source=str(path), files=sums, batch_size=batch_size,
+            on_activate=on_activate,
         ) as load:
             if load.already_loaded:
                 return load.report

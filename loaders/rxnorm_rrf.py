@@ -68,7 +68,7 @@ from terminology import schema
 from terminology.errors import LoadError, MalformedRow, SourceNotFound
 from terminology.model import LoadReport
 from terminology.normalise import normalise_term
-from terminology.releases import ReleaseLoad, combined_checksum, file_checksums, open_release
+from terminology.releases import ActivationHook, ReleaseLoad, combined_checksum, file_checksums, open_release
 from terminology.systems import NDC, RRF_SAB_SYSTEMS, RXNORM
 
 from .delimited import DelimitedFile, read_rows
@@ -112,7 +112,8 @@ _Opened = tuple[str, IO[bytes], int]
 
 
 def load_rxnorm(
-    engine: Engine, path: Path, *, progress: Progress | None = None, batch_size: int = 50_000
+    engine: Engine, path: Path, *, progress: Progress | None = None, batch_size: int = 50_000,
+    on_activate: ActivationHook | None = None,
 ) -> LoadReport:
     """Load the RxNorm release at `path` as the active release of RxNorm; the report of what was written.
 
@@ -125,7 +126,8 @@ def load_rxnorm(
         version, effective_date = _version(source, files, progress)
         logger.info("RxNorm release %s at %s: %s", version, path, ", ".join(sorted(files)))
         with open_release(
-            engine, RXNORM, version, effective_date, source=str(path), files=files, batch_size=batch_size
+            engine, RXNORM, version, effective_date, source=str(path), files=files, batch_size=batch_size,
+            on_activate=on_activate,
         ) as load:
             if load.already_loaded:
                 return load.report

@@ -2,7 +2,10 @@
 
 Each event's hash covers its own content and the previous event's hash, so altering, removing
 or reordering any stored row breaks the chain from that row on; `verify_chain` names the first
-broken link. Events are written in the caller's transaction, next to the change they record.
+broken link. Removing the *last* events leaves a shorter chain that is still intact: to catch
+that, an auditor keeps the head a verification reports (`seq:hash`, outside the database) and
+passes it to the next one, which checks that the event is still there with that hash.
+Events are written in the caller's transaction, next to the change they record.
 Appends are serialised (a PostgreSQL transaction-level advisory lock; SQLite has one writer).
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from .tables import audit_events
 
-__all__ = ["AuditEvent", "record_event", "verify_chain", "event_hash", "GENESIS"]
+__all__ = ["AuditEvent", "record_event", "verify_chain", "parse_head", "event_hash", "GENESIS"]
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x7465726D  # "term"
@@ -73,14 +76,31 @@ def record_event(connection: Connection, *, actor: str, action: str, subject_typ
     return AuditEvent(seq, at, actor, action, subject_type, subject_id, before, after, prev, digest)
 
 
-def verify_chain(connection: Connection, batch: int = 10_000) -> tuple[int, AuditEvent | None, str | None]:
-    """Recompute the chain: (events checked, first broken event or None, what is wrong with it)."""
+def parse_head(value: str) -> tuple[int, str]:
+    """`seq:hash` (as a verification reports its head) as (seq, hash); ValueError naming the problem."""
+    seq, _, digest = value.strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"an audit head is `<seq>:<64 hex digits>` as a verification reports it, not {value!r}")
+    return int(seq), digest
+
+
+def verify_chain(connection: Connection, batch: int = 10_000, *,
+                 head: tuple[int, str] | None = None) -> tuple[int, AuditEvent | None, str | None]:
+    """Recompute the chain: (events checked, first broken event or None, what is wrong with it).
+
+    With `head` (seq, hash) from an earlier verification, the chain must still hold that event with
+    that hash: a chain that ends before it lost its last events (the problem says so, with no event).
+    """
     expected_prev, checked, last_seq = GENESIS, 0, 0
+    seen_head = head is None
     while True:
         rows = connection.execute(
             select(audit_events).where(audit_events.c.seq > last_seq).order_by(audit_events.c.seq).limit(batch)
         ).all()
         if not rows:
+            if not seen_head:
+                return checked, None, (f"the chain ends at event {last_seq} but an earlier verification saw "
+                                       f"event {head[0]}: events were removed from its end")
             return checked, None, None
         for row in rows:
             event = AuditEvent(row.seq, row.at, row.actor, row.action, row.subject_type, row.subject_id,
@@ -91,4 +111,8 @@ def verify_chain(connection: Connection, batch: int = 10_000) -> tuple[int, Audi
                                     event.subject_type, event.subject_id, event.before, event.after)
             if recomputed != event.hash:
                 return checked, event, "its content does not match its hash (the row was altered)"
+            if head is not None and event.seq == head[0]:
+                if event.hash != head[1]:
+                    return checked, event, "its hash is not the one an earlier verification recorded for it"
+                seen_head = True
             expected_prev, checked, last_seq = event.hash, checked + 1, event.seq

@@ -208,7 +208,8 @@ def record_mapping(
         connection.execute(
             insert(mapping_targets),
             [
-                {"version_row": row_id, "system": t.system, "code": t.code, "display": t.display,
+                {"version_row": row_id, "system": t.system, "code": t.code,
+                 "display": t.display if t.display and t.display.strip() else None,  # no visible text: none
                  "relationship": Relationship(t.relationship).value}
                 for t in targets
             ],

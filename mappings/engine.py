@@ -48,7 +48,7 @@ from .translation import (
     normalise_ndc,
 )
 
-__all__ = ["translate", "answer_from_cache"]
+__all__ = ["translate", "answer_from_cache", "queue_order"]
 
 logger = logging.getLogger(__name__)
 
@@ -359,6 +359,18 @@ def _answer(connection, request: TranslateRequest, matches: list[Match], *, deci
         )
     return Translation(Status.UNMAPPED, original, (), suggestions, None,
                        "no mapping found: the original is kept and queued for review")
+
+
+def queue_order(request: TranslateRequest) -> tuple[str, str, str, str, str]:
+    """Where `request`'s review entry falls in one global order (its review key, then the target).
+
+    A caller translating many entries in one transaction translates them in this order: every
+    transaction then takes the review-queue row locks in the same order, so two concurrent batches
+    that share entries wait for each other instead of deadlocking.
+    """
+    source_system = canonical_system(request.source.system) if request.source.system else ""
+    key = ReviewKey.of(source_system, request.source.code, request.words, request.context.value)
+    return key.source_system, key.source_code, key.text_norm, key.context, request.target_system
 
 
 def _queue(connection: Connection, request: TranslateRequest, known: Translation) -> Translation:

@@ -25,6 +25,8 @@ context is the one given, else the extension's; a map with neither is refused.
 """
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,6 +44,9 @@ from .translation import Context
 
 __all__ = [
     "CONTEXT_EXTENSION",
+    "expressible",
+    "fhir_display",
+    "left_out_note",
     "R4_EQUIVALENCE",
     "RELATIONSHIP_OF_EQUIVALENCE",
     "ReadConceptMap",
@@ -75,6 +80,36 @@ RELATIONSHIP_OF_EQUIVALENCE = {
 }
 _NO_TARGET = frozenset({"unmatched", "disjoint"})
 _FILE = "ConceptMap"  # where a problem with the resource as a whole is reported
+#: A FHIR `code`: no leading, trailing or repeated whitespace (the codes a ConceptMap holds must match it).
+_FHIR_CODE = re.compile(r"[^\s]+(\s[^\s]+)*")
+
+logger = logging.getLogger(__name__)
+
+
+def expressible(mapping: CuratedMapping) -> bool:
+    """Whether a ConceptMap can state `mapping`: its source and target codes are valid FHIR codes.
+
+    Codes are opaque to termmap (a sender's `A  B` is its own code, kept as sent), but FHIR's `code`
+    type cannot hold repeated whitespace; such mappings are left out of ConceptMaps, and said to be
+    (`left_out_note`). The CSV and XLSX exports hold every mapping.
+    """
+    codes = ([mapping.source_code] if mapping.source_code else []) + [t.code for t in mapping.targets]
+    return all(_FHIR_CODE.fullmatch(code) for code in codes)
+
+
+def left_out_note(mappings: Sequence[CuratedMapping]) -> str:
+    """The sentence a ConceptMap's description ends with when `mappings` could not be stated in it ("" for none)."""
+    if not mappings:
+        return ""
+    logger.warning("ConceptMap: %d mapping(s) left out, their codes are not FHIR codes: %s", len(mappings),
+                   ", ".join(m.mapping_id for m in mappings[:10]))
+    return (f" {len(mappings)} mapping(s) whose codes a FHIR code cannot hold (leading, trailing or repeated "
+            "whitespace) are left out: the CSV export holds them.")
+
+
+def fhir_display(value: str | None) -> str | None:
+    """A display as a FHIR string may hold it: one with no visible text is no display."""
+    return value if value and value.strip() else None
 
 
 def _datetime(value: datetime) -> str:
@@ -94,7 +129,7 @@ def _element(mapping: CuratedMapping) -> dict[str, Any]:
         element["target"] = [{"equivalence": "unmatched", "comment": comment}]
         return element
     element["target"] = [
-        {"code": t.code, **({"display": t.display} if t.display else {}),
+        {"code": t.code, **({"display": t.display} if fhir_display(t.display) else {}),
          "equivalence": R4_EQUIVALENCE[Relationship(t.relationship)], "comment": comment}
         for t in mapping.targets
     ]
@@ -118,6 +153,8 @@ def conceptmap_of(
     """
     held = [m for m in mappings if m.decision is not Decision.RETIRED and (m.source_system, m.target_system,
                                                                            m.context) == (source_system, target_system, context)]
+    left_out = [m for m in held if not expressible(m)]
+    held = [m for m in held if expressible(m)]
     newest = date or max((m.created_at for m in held), default=None)
     resource: dict[str, Any] = {
         "resourceType": "ConceptMap",
@@ -132,7 +169,8 @@ def conceptmap_of(
         **({"date": _datetime(newest)} if newest else {}),
         "publisher": "termmap",
         "description": (f"Pharmacist-curated {context} mappings, newest version of each; retired mappings are left "
-                        "out. Each target's comment names the mapping, version, author and origin."),
+                        "out. Each target's comment names the mapping, version, author and origin."
+                        + left_out_note(left_out)),
     }
     if held:
         group = {"source": source_system} if source_system else {}  # text from senders that named no system

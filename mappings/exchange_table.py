@@ -41,7 +41,8 @@ recognised from the header. Cells holding bytes that are not in the encoding mak
 invalid, naming the column. **XLSX**: sheet `mappings` (else the first sheet) with the same
 header; every cell is written as text, so codes keep their digits and text is never a formula;
 a code that a spreadsheet turned into a number is read back as its digits, and refused when the
-number is too long to be exact.
+number is too long to be exact. A workbook that would inflate far beyond its size (a zip bomb) is
+refused from the zip's directory before anything is inflated (`terminology.archives`).
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from terminology.archives import inflation_problem
 from terminology.normalise import normalise_term
 from terminology.releases import active_release_ids, list_releases
 from terminology.systems import canonical_system
@@ -435,7 +437,12 @@ def read_csv(data: bytes, *, encoding: str | None = None) -> Sheet:
     except UnicodeDecodeError as exc:
         return Sheet((), ((1, f"the file starts as UTF-16 but is not: {exc.reason}"),))
     if "\x00" in text:
-        return Sheet((), ((1, "the file holds NUL bytes: it is not a CSV text file (an XLSX? import it as xlsx)"),))
+        line = 1 + text.count("\n", 0, text.index("\x00"))
+        if data.startswith(b"PK\x03\x04"):
+            return Sheet((), ((1, "the file is a zip (an XLSX workbook?), not CSV text: import it as xlsx"),))
+        guess = "utf-16-le" if data.find(b"\x00") % 2 else "utf-16-be"
+        return Sheet((), ((line, f"the file holds NUL bytes: UTF-16 text without a byte-order mark? give its "
+                                 f"encoding (encoding={guess}) or save it as UTF-8; an XLSX? import it as xlsx"),))
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=lambda d: sum(c.strip().casefold() in COLUMNS for c in first_line.split(d)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -476,9 +483,13 @@ def _cell_text(value: Any) -> tuple[str, str | None]:
 
 
 def read_xlsx(data: bytes) -> Sheet:
-    """The rows of sheet `mappings` of an XLSX workbook (else of its first sheet)."""
+    """The rows of sheet `mappings` of an XLSX workbook (else of its first sheet); one that would inflate far
+    beyond its size (a zip bomb, see `terminology.archives`) is refused before anything is inflated."""
     from openpyxl import load_workbook
 
+    bomb = inflation_problem(data)
+    if bomb:
+        return Sheet((), ((1, f"not imported: {bomb}"),))
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl errors all mean "not a workbook"

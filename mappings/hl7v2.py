@@ -188,6 +188,12 @@ def translate_message(
     newline = separators[0] if separators else "\r"
     msh = _check_msh(segments)
     fs = msh[3]
+    for segment in segments:
+        if "\x00" in segment:  # no stored text may hold one (PostgreSQL refuses it): name where it is
+            before = segment[:segment.index("\x00")]
+            raise Hl7v2Error("a NUL character is not HL7 v2 text", segment[:3] or "MSH",
+                             before.count(fs) + (1 if segment.startswith("MSH") else 0),
+                             control_id=_msh_field(msh, fs, 10))
     meant = _encoding_characters(msh)
     written = msh[4:].split(fs, 1)[0]
     readable = msh[:4] + meant + msh[4 + len(written):]  # python-hl7 reads MSH-2 by position

@@ -616,17 +616,26 @@ class AuditVerification:
     events: int  # events stored
     broken: AuditRow | None
     problem: str | None
+    #: `seq:hash` of the last event: keep it outside the database and pass it to the next verification,
+    #: which then also detects events removed from the end of the chain.
+    head: str | None = None
 
 
-def verify_audit(connection: Connection) -> AuditVerification:
-    """Recompute the audit chain (`mappings.audit.verify_chain`) and say where it first breaks, if it does."""
+def verify_audit(connection: Connection, head: tuple[int, str] | None = None) -> AuditVerification:
+    """Recompute the audit chain (`mappings.audit.verify_chain`) and say where it first breaks, if it does.
+
+    `head`: (seq, hash) an earlier verification reported; the chain must still hold it.
+    """
     events = connection.execute(select(func.count()).select_from(audit_events)).scalar_one()
-    checked, broken, problem = verify_chain(connection)
+    checked, broken, problem = verify_chain(connection, head=head)
     row = None
     if broken is not None:
         row = AuditRow(broken.seq, _utc(broken.at), broken.actor, broken.action, broken.subject_type,
                        broken.subject_id, broken.before, broken.after, broken.prev_hash, broken.hash)
-    return AuditVerification(broken is None, checked, events, row, problem)
+    last = connection.execute(select(audit_events.c.seq, audit_events.c.hash)
+                              .order_by(audit_events.c.seq.desc()).limit(1)).first()
+    return AuditVerification(problem is None, checked, events, row, problem,
+                             f"{last.seq}:{last.hash}" if last else None)
 
 
 # --- release impact -------------------------------------------------------------------------------

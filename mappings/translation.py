@@ -72,6 +72,12 @@ class TranslateRequest:
             raise InvalidRequest("a translate request needs source.code or text (or source.display): none was given")
         if not self.target_system or not self.target_system.strip():
             raise InvalidRequest("target_system is required")
+        for name, value in (("source.system", self.source.system), ("source.code", self.source.code),
+                            ("source.display", self.source.display), ("text", self.text),
+                            ("target_system", self.target_system), ("sender", self.sender),
+                            ("category", self.category)):
+            if value and "\x00" in value:  # no stored text may hold one (PostgreSQL refuses it)
+                raise InvalidRequest(f"{name} holds a NUL character (\\u0000), which no termmap text may")
 
     @property
     def words(self) -> str | None:

@@ -39,7 +39,8 @@ def create_store_engine(url: str, **kwargs) -> Engine:
         raise ConfigurationError(f"TERMMAP_DATABASE_URL is not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        # A `file:` URI (`sqlite:///file:/path/termmap.db?mode=ro&uri=true`) names no directory to make.
+        if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
 

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +37,7 @@ from .database import is_postgres
 from .model import LoadReport, Release, ReleaseStatus, SkippedRow
 
 __all__ = [
+    "ActivationHook",
     "ReleaseLoad",
     "BulkWriter",
     "open_release",
@@ -208,10 +209,19 @@ class _Lock:
             self.handle.close()
 
 
+#: Called in the switch's own transaction, once the new release is active and before that commits:
+#: (connection, the release now active, the one it replaces or None, the load's report). What it
+#: writes (e.g. the audit event of the activation) commits with the switch or not at all; if it
+#: raises, the switch is undone and the load fails like any other.
+ActivationHook = Callable[[Connection, Release, "Release | None", LoadReport], None]
+
+
 class ReleaseLoad:
     """A release being written. Use through `open_release`."""
 
-    def __init__(self, connection: Connection, release: Release | None, batch_size: int, already: bool) -> None:
+    def __init__(self, connection: Connection, release: Release | None, batch_size: int, already: bool,
+                 on_activate: ActivationHook | None = None) -> None:
+        self.on_activate = on_activate
         self.connection = connection
         self.batch_size = batch_size
         self.already_loaded = already
@@ -266,6 +276,7 @@ class ReleaseLoad:
         if is_postgres(self.connection.engine):
             self.connection.execute(text("SET synchronous_commit = on"))
         # The switch: one transaction retires the old release and activates the new one.
+        replaced = active_release(self.connection, self.release.system)
         self.connection.execute(
             update(releases)
             .where(releases.c.system == self.release.system, releases.c.status == ReleaseStatus.ACTIVE.value)
@@ -278,10 +289,12 @@ class ReleaseLoad:
         )
         forget_active_release_ids(self.connection)
         row = self.connection.execute(select(releases).where(releases.c.id == self.release_id)).one()
-        self.connection.commit()
         self.release = to_release(row)
         self.report.release = self.release
         self.report.rows = counts
+        if self.on_activate is not None:
+            self.on_activate(self.connection, self.release, replaced, self.report)
+        self.connection.commit()
         self.report.seconds = time.perf_counter() - self._started
         logger.info(
             "release %s %s active: %s", self.release.system, self.release.version,
@@ -323,8 +336,11 @@ def open_release(
     files: dict[str, str],
     *,
     batch_size: int = 50_000,
+    on_activate: ActivationHook | None = None,
 ) -> Iterator[ReleaseLoad]:
     """Stage a new release of `system`; activate it when the block ends, purge it if the block raises.
+
+    `on_activate` runs inside the switch's transaction (see `ActivationHook`).
 
     `files` maps each source file name to its SHA-256. If the active release of `system`
     was loaded from exactly these files, the load is `already_loaded` and writes nothing.
@@ -363,12 +379,12 @@ def open_release(
                 # next load purges. The switch to active is made durable again in `_finish`.
                 connection.execute(text("SET synchronous_commit = off"))
                 connection.commit()
-            load = ReleaseLoad(connection, staged, batch_size, already=False)
+            load = ReleaseLoad(connection, staged, batch_size, already=False, on_activate=on_activate)
             try:
                 yield load
+                load._finish()  # a failure here (a full disk at the switch, a failing hook) fails the load too
             except BaseException:
                 load._fail()
                 raise
-            load._finish()
         finally:
             lock.release(connection)

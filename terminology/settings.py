@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     #: e.g. `{"HOSPITAL": "urn:oid:2.16.840.1.113883.3.1234"}`; `L` / `99zzz` codes of a facility not
     #: listed are read as `urn:termmap:local:<MSH-4>`.
     hl7v2_local_systems: dict[str, str] = Field(default_factory=dict)
+    #: Largest request body (bytes) any route takes; a larger one is refused with 413 before it is read
+    #: (by its Content-Length, or while a chunked body streams in). The import route has its own limit.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    #: Largest file (bytes) `POST /v1/mappings/import` takes (CSV, XLSX or ConceptMap), refused with 413 above it.
+    max_import_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: Most items one `POST /v1/translate/batch` may hold; a larger batch is refused with 413.
+    max_batch_items: int = Field(default=10_000, ge=1)
 
 
 @lru_cache(maxsize=1)

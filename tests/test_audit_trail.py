@@ -61,3 +61,37 @@ def test_removing_a_row_breaks_the_link_of_the_next(store):
     with store.connect() as connection:
         checked, broken, why = verify_chain(connection)
     assert checked == 1 and broken.seq == second + 1 and "link" in why
+
+
+def test_removing_the_last_events_is_caught_against_the_head_an_earlier_verification_reported(any_store_client):
+    """The chain that is left is intact by itself; the head an auditor kept from the last verification shows
+    that events are missing from its end (and a head whose hash differs shows the event was rewritten)."""
+    client = any_store_client
+    with client.engine.begin() as connection:
+        for n in range(4):
+            record_event(connection, actor="pharm.a", action="test.event", subject_type="test", subject_id=str(n))
+    first = client.get("/v1/audit/verify").json()
+    head = first["head"]
+    assert first["intact"] and head.split(":")[1] == _last_hash(client.engine)
+    assert client.get("/v1/audit/verify", params={"head": head}).json()["intact"]
+
+    with client.engine.begin() as connection:
+        last = connection.execute(select(audit_events.c.seq).order_by(audit_events.c.seq.desc()).limit(1)).scalar()
+        connection.execute(audit_events.delete().where(audit_events.c.seq >= last - 1))
+    alone = client.get("/v1/audit/verify").json()
+    assert alone["intact"]  # nothing in the database itself tells
+    checked = client.get("/v1/audit/verify", params={"head": head}).json()
+    assert not checked["intact"] and "removed from its end" in checked["problem"]
+
+    forged = head.split(":")[0] + ":" + "0" * 64
+    with client.engine.connect() as connection:
+        seq = int(head.split(":")[0])
+        assert verify_chain(connection, head=(seq, "0" * 64))[2] is not None
+    refused = client.get("/v1/audit/verify", params={"head": "12:nothex"})
+    assert refused.status_code == 422 and "64 hex digits" in refused.text
+    assert not client.get("/v1/audit/verify", params={"head": forged}).json()["intact"]
+
+
+def _last_hash(engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)).scalar()

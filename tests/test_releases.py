@@ -97,3 +97,34 @@ def test_the_active_releases_are_read_once_per_transaction_and_a_switch_is_seen_
         connection.rollback()
         assert active_release_ids(connection)[SYSTEM] != first
         assert queries.concept(connection, SYSTEM, "PCN").display == "Penicillins (all)"
+
+
+def test_what_the_activation_hook_writes_commits_with_the_switch_and_a_failing_hook_undoes_it(store):
+    """The hook runs in the switch's transaction (the CLI writes the `release.activated` audit event there): if it
+    fails, the new release is not active, the old one still is, and nothing the hook wrote remains."""
+    from mappings.audit import record_event
+    from mappings.tables import audit_events
+
+    seen = []
+
+    def audit(connection, release, replaced, report):
+        seen.append((release.version, replaced.version if replaced else None, report.rows["concepts"]))
+        record_event(connection, actor="test", action="release.activated", subject_type="release",
+                     subject_id=str(release.id))
+
+    def failing(connection, release, replaced, report):
+        audit(connection, release, replaced, report)
+        raise RuntimeError("audit store full")
+
+    with open_release(store, SYSTEM, "v1", None, "test", {"v1": "v1"}, on_activate=audit) as load:
+        load.writer(schema.concepts).add(("PCN", True, "Penicillin", "allergen"))
+    with pytest.raises(RuntimeError, match="audit store full"):
+        with open_release(store, SYSTEM, "v2", None, "test", {"v2": "v2"}, on_activate=failing) as load:
+            load.writer(schema.concepts).add(("PCN", True, "Penicillins", "allergen"))
+
+    assert seen == [("v1", None, 1), ("v2", "v1", 1)]
+    with store.connect() as connection:
+        assert {r.version: r.status for r in list_releases(connection, SYSTEM)} == {
+            "v1": ReleaseStatus.ACTIVE, "v2": ReleaseStatus.FAILED}
+        assert queries.concept(connection, SYSTEM, "PCN").display == "Penicillin"
+        assert connection.execute(select(func.count()).select_from(audit_events)).scalar_one() == 1

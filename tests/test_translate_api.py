@@ -101,9 +101,10 @@ def test_a_batch_answers_in_order_and_an_invalid_item_fails_alone(client):
     assert answers[1]["error"]["index"] == 1
 
 
-def test_a_batch_over_the_limit_is_refused_whole(client):
+def test_a_batch_over_the_limit_is_refused_whole_with_413_naming_the_setting(client):
     response = client.post("/v1/translate/batch", json={"items": [TYPO] * 10_001})
-    assert response.status_code == 422 and "at most 10000" in response.json()["message"]
+    assert response.status_code == 413 and "at most 10000" in response.json()["message"]
+    assert "TERMMAP_MAX_BATCH_ITEMS" in response.text
 
 
 def test_metrics_count_translations_by_status_rule_and_context(client):

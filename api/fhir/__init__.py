@@ -23,7 +23,7 @@ from starlette.routing import Match
 from .capability import add_capability_routes
 from .codesystem import add_codesystem_routes
 from .conceptmap import add_conceptmap_routes
-from .outcome import FhirRoute, OutcomeError
+from .outcome import OUTCOME_RESPONSES, FhirJsonResponse, FhirRoute, OutcomeError
 from .translate import add_translate_routes
 from .versions import R4, R5, VERSIONS, FhirVersion
 
@@ -34,7 +34,8 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 def fhir_router(version: FhirVersion) -> APIRouter:
     """Every FHIR route of `version`, with OperationOutcome errors (404/405 for anything else under its prefix)."""
-    router = APIRouter(prefix=version.prefix, route_class=FhirRoute, tags=[f"FHIR {version.name.upper()}"])
+    router = APIRouter(prefix=version.prefix, route_class=FhirRoute, tags=[f"FHIR {version.name.upper()}"],
+                       default_response_class=FhirJsonResponse, responses=OUTCOME_RESPONSES)
     add_translate_routes(router, version)  # before ConceptMap/{id}: "$translate" is not an id
     add_codesystem_routes(router, version)
     add_conceptmap_routes(router, version)

@@ -136,7 +136,12 @@ def terminology_capabilities(connection: Connection, request: Request, version: 
 def add_capability_routes(router: APIRouter, version: FhirVersion) -> None:
     """GET metadata under `version`'s prefix."""
 
-    @router.get("/metadata", summary=f"CapabilityStatement / TerminologyCapabilities ({version.name.upper()})")
+    @router.get("/metadata", summary=f"CapabilityStatement / TerminologyCapabilities ({version.name.upper()})",
+                openapi_extra={"parameters": [{
+                    "name": "mode", "in": "query", "required": False,
+                    "description": "full (default) or normative: the CapabilityStatement; terminology: the "
+                                   "TerminologyCapabilities",
+                    "schema": {"type": "string", "enum": ["full", "normative", "terminology"]}}]})
     async def metadata(request: Request) -> Response:
         mode = request.query_params.get("mode", "full")
         if mode == "terminology":

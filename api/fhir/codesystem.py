@@ -263,7 +263,12 @@ def add_codesystem_routes(router: APIRouter, version: FhirVersion) -> None:
 
     name = version.name.upper()
     add_operation(router, "/CodeSystem/$lookup", operation(lookup), summary=f"CodeSystem $lookup ({name})", permission=Permission.LOOKUP,
-                  operation_id=f"fhir_{version.name}_codesystem_lookup")
+                  operation_id=f"fhir_{version.name}_codesystem_lookup", query={
+                      "code": "the code to look up (with system)", "system": "its code system (uri)",
+                      "version": "the release it must be in", "property": "properties to return (repeatable)"})
     add_operation(router, "/CodeSystem/$validate-code", operation(validate_code),
                   summary=f"CodeSystem $validate-code ({name})", permission=Permission.LOOKUP,
-                  operation_id=f"fhir_{version.name}_codesystem_validate_code")
+                  operation_id=f"fhir_{version.name}_codesystem_validate_code", query={
+                      "url": "the code system (uri; also system)", "code": "the code to validate",
+                      "display": "a display to check", "version": "the release it must be in",
+                      "lenient-display-validation": "true: a wrong display is a warning"})

@@ -34,6 +34,7 @@ from mappings.curated import (
     find_current,
     record_mapping,
 )
+from mappings.exchange_conceptmap import expressible, fhir_display, left_out_note
 from mappings.translation import Context
 from terminology import queries
 from terminology.releases import active_release_ids
@@ -53,9 +54,9 @@ from .maps import (
     mappings_of,
     strip_version,
 )
-from .outcome import OutcomeError
+from .outcome import OUTCOME_SCHEMA, OutcomeError
 from .parameters import read_resource, resource_response
-from .versions import FhirVersion
+from .versions import FHIR_JSON, FhirVersion
 
 __all__ = ["add_conceptmap_routes", "render_conceptmap", "base_url"]
 
@@ -96,7 +97,7 @@ def _element(version: FhirVersion, mapping: CuratedMapping) -> dict[str, Any]:
     targets = []
     for target in mapping.targets:
         rendered: dict[str, Any] = {"code": target.code, "comment": comment}
-        if target.display:
+        if fhir_display(target.display):
             rendered["display"] = target.display
         if version.is_r4:
             rendered["equivalence"] = equivalence_of(target.relationship)
@@ -110,6 +111,8 @@ def _element(version: FhirVersion, mapping: CuratedMapping) -> dict[str, Any]:
 def render_conceptmap(connection: Connection, version: FhirVersion, key: MapKey) -> dict[str, Any]:
     """The ConceptMap (as JSON) of the current curated mappings `key` holds."""
     mappings = mappings_of(connection, key)
+    left_out = [m for m in mappings if not expressible(m)]
+    mappings = [m for m in mappings if expressible(m)]
     count, newest = map_history(connection, key)
     resource: dict[str, Any] = {
         "resourceType": "ConceptMap",
@@ -122,7 +125,8 @@ def render_conceptmap(connection: Connection, version: FhirVersion, key: MapKey)
         "experimental": False,
         "publisher": "termmap",
         "description": (f"Pharmacist-curated {key.context} mappings, newest version of each; retired mappings "
-                        "are left out. Each target's comment names the mapping, version, author and origin."),
+                        "are left out. Each target's comment names the mapping, version, author and origin."
+                        + left_out_note(left_out)),
     }
     if newest is not None:
         resource["date"] = _datetime(newest)
@@ -294,11 +298,42 @@ async def _upload(request: Request, version: FhirVersion, id_: str | None) -> Re
     return resource_response(version, bundle, status=status, headers=headers)
 
 
+def _query_doc(params: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "query", "required": False, "description": description, "schema": {"type": "string"}}
+            for name, description in params.items()]
+
+
+_SEARCH_DOC = {"parameters": _query_doc({
+    "url": "the map's canonical url", "source-system": "its source code system (also source-group-system)",
+    "target-system": "its target code system (also target-group-system)", "context": "allergy or medication",
+    "_id": "the map's id"})}
+_CONCEPTMAP_BODY = {
+    "schema": {"type": "object", "required": ["resourceType"],
+               "properties": {"resourceType": {"type": "string", "enum": ["ConceptMap"]}}},
+    "example": {"resourceType": "ConceptMap", "status": "active", "group": [{
+        "source": "https://hospital.example.org/fhir/CodeSystem/allergens", "target": "http://snomed.info/sct",
+        "element": [{"code": "PCN", "target": [{"code": "373270004", "equivalence": "equivalent"}]}]}]},
+}
+_UPLOAD_DOC = {
+    "parameters": _query_doc({"context": "allergy (default) or medication: the context of the map's mappings"}),
+    "requestBody": {"required": True, "description": "an R4 or R5 ConceptMap",
+                    "content": {FHIR_JSON: _CONCEPTMAP_BODY, "application/json": _CONCEPTMAP_BODY}},
+    "responses": {
+        "200": {"description": "the map as stored now, at an id that held mappings already"},
+        "201": {"description": "stored: the ConceptMap as served from now on (a collection Bundle of them when "
+                               "the map's groups belong at several ids); `Location` names it",
+                "content": {FHIR_JSON: {"schema": {}}}},
+        "409": {"description": "a curated mapping changed under the import",
+                "content": {FHIR_JSON: {"schema": OUTCOME_SCHEMA}}},
+    },
+}
+
+
 def add_conceptmap_routes(router: APIRouter, version: FhirVersion) -> None:
     """ConceptMap read, search, update and create under `version`'s prefix (after $translate's routes)."""
 
     @router.get("/ConceptMap", summary=f"Search ConceptMaps ({version.name.upper()})",
-                dependencies=[Depends(requires(Permission.LOOKUP))])
+                dependencies=[Depends(requires(Permission.LOOKUP))], openapi_extra=_SEARCH_DOC)
     async def search_conceptmaps(request: Request) -> Response:
         def work():
             with request.app.state.engine.connect() as connection:
@@ -317,11 +352,11 @@ def add_conceptmap_routes(router: APIRouter, version: FhirVersion) -> None:
         return resource_response(version, await run_in_threadpool(work))
 
     @router.put("/ConceptMap/{id}", summary=f"Import a ConceptMap at its id ({version.name.upper()})",
-                dependencies=[Depends(requires(Permission.CURATE))])
+                dependencies=[Depends(requires(Permission.CURATE))], openapi_extra=_UPLOAD_DOC)
     async def update_conceptmap(request: Request, id: str) -> Response:  # noqa: A002
         return await _upload(request, version, id)
 
     @router.post("/ConceptMap", summary=f"Import a ConceptMap ({version.name.upper()})",
-                 dependencies=[Depends(requires(Permission.CURATE))])
+                 dependencies=[Depends(requires(Permission.CURATE))], openapi_extra=_UPLOAD_DOC)
     async def create_conceptmap(request: Request) -> Response:
         return await _upload(request, version, None)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 
@@ -39,7 +41,8 @@ from terminology.errors import (
 
 from .versions import FHIR_JSON, R4, R5, FhirVersion
 
-__all__ = ["OutcomeError", "ISSUE_FOR", "outcome_response", "FhirRoute", "version_of_path"]
+__all__ = ["OutcomeError", "ISSUE_FOR", "outcome_response", "FhirRoute", "version_of_path", "FhirJsonResponse",
+           "OUTCOME_RESPONSES", "OUTCOME_SCHEMA"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,47 @@ ISSUE_FOR: tuple[tuple[type[TermmapError], int, str], ...] = (
 )
 
 
+class FhirJsonResponse(JSONResponse):
+    """FHIR's JSON media type: the routes' documented answer (they build their bodies with the FHIR models)."""
+
+    media_type = FHIR_JSON
+
+
+#: The OperationOutcome every error under /fhir/ answers with (as `outcome_response` writes it), for the OpenAPI.
+OUTCOME_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["severity", "code"],
+            "properties": {
+                "severity": {"type": "string", "enum": ["fatal", "error", "warning", "information"]},
+                "code": {"type": "string"},
+                "diagnostics": {"type": "string"},
+                "expression": {"type": "array", "items": {"type": "string"}},
+            },
+        }},
+    },
+}
+
+
+def _outcome_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {FHIR_JSON: {"schema": OUTCOME_SCHEMA}}}
+
+
+#: The error answers every FHIR route may give (the module docstring says when); 409 only where mappings change.
+OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _outcome_doc("not a readable Parameters or ConceptMap (not JSON, another resourceType, a wrong type)"),
+    401: _outcome_doc("no API key, or an unknown or revoked one"),
+    403: _outcome_doc("the key's role may not do this"),
+    404: _outcome_doc("unknown code system, target system, concept or ConceptMap"),
+    413: _outcome_doc("a body over the service's size limit"),
+    415: _outcome_doc("a body that is not JSON"),
+    422: _outcome_doc("readable, but not answerable as asked (the diagnostics name the problem)"),
+    503: _outcome_doc("the store cannot be reached"),
+}
+
+
 def version_of_path(path: str) -> FhirVersion:
     return R5 if path.startswith(R5.prefix) else R4
 
@@ -89,6 +133,9 @@ def _for_exception(version: FhirVersion, exc: Exception) -> Response:
             if isinstance(exc, kind):
                 return outcome_response(version, status, code, str(exc))
         return outcome_response(version, 400, "invalid", str(exc))
+    if isinstance(exc, RequestValidationError):  # a declared parameter FastAPI refuses: the caller's, not a bug
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+        return outcome_response(version, 400, "invalid", f"invalid request: {problems}")
     if isinstance(exc, OperationalError):
         first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         return outcome_response(version, 503, "transient", f"the store is unavailable: {first}")

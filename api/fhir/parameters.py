@@ -24,7 +24,7 @@ from .outcome import OutcomeError
 from .versions import FHIR_JSON, FhirVersion
 
 __all__ = ["InParams", "read_params", "read_resource", "parameters_response", "resource_response", "STRING_TYPES",
-           "add_operation"]
+           "add_operation", "PARAMETERS_SCHEMA"]
 
 #: value[x] types whose value is a string: any of them is accepted where a string-like parameter is expected.
 STRING_TYPES = ("valueString", "valueCode", "valueUri", "valueUrl", "valueCanonical", "valueId", "valueOid",
@@ -236,10 +236,38 @@ def resource_response(version: FhirVersion, resource: dict[str, Any], *, status:
     return Response(model.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
+#: A POSTed Parameters resource, as the OpenAPI describes it (the FHIR model checks the rest).
+PARAMETERS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["resourceType"],
+    "properties": {"resourceType": {"type": "string", "enum": ["Parameters"]},
+                   "parameter": {"type": "array", "items": {"type": "object", "required": ["name"],
+                                                           "properties": {"name": {"type": "string"}}}}},
+}
+
+
+def _operation_doc(method: str, query: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI of one operation's GET (its query parameters) or POST (a Parameters body holding the same)."""
+    if method == "GET":
+        return {"parameters": [{"name": name, "in": "query", "required": False, "description": description,
+                                "schema": {"type": "string"}} for name, description in query.items()]}
+    body = {"schema": PARAMETERS_SCHEMA}
+    if query:
+        body["example"] = {"resourceType": "Parameters", "parameter": [
+            {"name": name, "valueString": "..."} for name in list(query)[:2]]}
+    return {"requestBody": {"required": True, "content": {FHIR_JSON: body, "application/json": body},
+                            "description": "a Parameters resource with the operation's in-parameters: "
+                                           + ", ".join(query)}}
+
+
 def add_operation(router: APIRouter, path: str, endpoint: Any, *, summary: str, operation_id: str,
-                  permission: Permission) -> None:
-    """Route an operation for GET (query string) and POST (Parameters), each with its own OpenAPI id."""
+                  permission: Permission, query: dict[str, str] | None = None) -> None:
+    """Route an operation for GET (query string) and POST (Parameters), each with its own OpenAPI id.
+
+    `query` documents the in-parameters a query string may carry (name -> description); a POST takes them
+    (and the Coding / CodeableConcept / resource ones a query cannot) in its Parameters body.
+    """
     for method in ("GET", "POST"):
         router.add_api_route(path, endpoint, methods=[method], summary=summary,
                              operation_id=f"{operation_id}_{method.lower()}",
-                             dependencies=[Depends(requires(permission))])
+                             dependencies=[Depends(requires(permission))],
+                             openapi_extra=_operation_doc(method, query or {}))

@@ -570,9 +570,23 @@ def add_translate_routes(router: APIRouter, version: FhirVersion) -> None:
         return await run(request, CANONICAL_BASE + id)
 
     summary = f"ConceptMap $translate ({version.name.upper()})"
+    query = _R4_QUERY if version.is_r4 else _R5_QUERY
     add_operation(router, "/ConceptMap/$translate", conceptmap_translate, summary=summary,
                   permission=Permission.TRANSLATE,
-                  operation_id=f"fhir_{version.name}_conceptmap_translate")
+                  operation_id=f"fhir_{version.name}_conceptmap_translate", query=query)
     add_operation(router, "/ConceptMap/{id}/$translate", conceptmap_instance_translate, summary=summary + ", one map",
                   permission=Permission.TRANSLATE,
-                  operation_id=f"fhir_{version.name}_conceptmap_instance_translate")
+                  operation_id=f"fhir_{version.name}_conceptmap_instance_translate", query=query)
+
+
+#: The in-parameters a query string may carry (the module docstring says what each means).
+_COMMON_QUERY = {"url": "the ConceptMap to translate with (uri)", "context": "allergy (default) or medication",
+                 "sender": "who sent the entry (counted on its review-queue entry)"}
+_R4_QUERY = {"code": "the code to translate (with system)", "system": "its code system (uri)",
+             "version": "the version of its code system", "targetsystem": "the system to translate into (uri)",
+             "target": "the implicit value set {system}?fhir_vs of the target system",
+             "reverse": "true: translate a target code back to its sources", **_COMMON_QUERY}
+_R5_QUERY = {"sourceCode": "the code to translate (with system)", "system": "its code system (uri)",
+             "version": "the version of its code system", "targetSystem": "the system to translate into (uri)",
+             "targetScope": "the implicit value set {system}?fhir_vs of the target system",
+             "targetCode": "a target code to translate back (with targetSystem)", **_COMMON_QUERY}
