@@ -12,11 +12,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from terminology.database import create_store_engine, migrate, require_current_schema
-from terminology.errors import LoadError, TermmapError
-from terminology.model import LoadReport
+from terminology.errors import InvalidRequest, LoadError, TermmapError
+from terminology.model import LoadReport, Release
 from terminology.releases import list_releases
 from terminology.search import search as search_store
 from terminology.settings import get_settings
@@ -97,7 +97,7 @@ def init() -> None:
     """
     with _store(migrated=False) as engine:
         revision = migrate(engine)
-    console.print(f"store ready at {get_settings().database_url} (schema {revision})")
+    console.print(f"store ready at {engine.url.render_as_string(hide_password=True)} (schema {revision})")
 
 
 def _progress():
@@ -124,24 +124,18 @@ def _report(report: LoadReport) -> None:
             console.print(f"  ... and {len(report.skipped) - 50} more: `termmap releases --skipped {release.id}`")
 
 
-def _audit_activation(engine: Engine, report: LoadReport) -> None:
-    """Record `release.activated` in the audit trail for a load that activated a release (not an `already loaded`)."""
+def _audit_activation(connection: Connection, release: Release, replaced: Release | None, report: LoadReport) -> None:
+    """Record `release.activated` in the audit trail, in the switch's own transaction (an `ActivationHook`):
+    the activation and its audit event commit together or not at all."""
     from mappings.audit import record_event
 
-    release = report.release
-    if report.already_loaded or release is None:
-        return
-    with engine.begin() as connection:
-        replaced = [r for r in list_releases(connection, release.system)
-                    if r.status.value == "retired" and r.activated_at is not None and r.id != release.id]
-        previous = max(replaced, key=lambda r: (r.activated_at, r.id), default=None)  # the one active until now
-        record_event(
-            connection, actor="cli", action="release.activated", subject_type="release", subject_id=str(release.id),
-            before={"release_id": previous.id, "release": previous.label} if previous else None,
-            after={"release_id": release.id, "release": release.label, "effective_date": release.effective_date,
-                   "checksum": release.checksum, "source": release.source, "rows": report.rows,
-                   "skipped": len(report.skipped)},
-        )
+    record_event(
+        connection, actor="cli", action="release.activated", subject_type="release", subject_id=str(release.id),
+        before={"release_id": replaced.id, "release": replaced.label} if replaced else None,
+        after={"release_id": release.id, "release": release.label, "effective_date": release.effective_date,
+               "checksum": release.checksum, "source": release.source, "rows": report.rows,
+               "skipped": len(report.skipped)},
+    )
 
 
 def _requeue(engine: Engine, report: LoadReport) -> None:
@@ -188,11 +182,10 @@ def load_snomed(
         report = _with_progress(
             lambda progress: load_rf2(
                 engine, path, language=language or settings.snomed_language, progress=progress,
-                batch_size=settings.load_batch_size,
+                batch_size=settings.load_batch_size, on_activate=_audit_activation,
             )
         )
     _report(report)
-    _audit_activation(engine, report)
     _requeue(engine, report)
 
 
@@ -208,10 +201,10 @@ def load_rxnorm(path: Annotated[Path, typer.Argument(help="RxNorm release .zip, 
     settings = get_settings()
     with _store() as engine:
         report = _with_progress(
-            lambda progress: load(engine, path, progress=progress, batch_size=settings.load_batch_size)
+            lambda progress: load(engine, path, progress=progress, batch_size=settings.load_batch_size,
+                                  on_activate=_audit_activation)
         )
     _report(report)
-    _audit_activation(engine, report)
     _requeue(engine, report)
 
 
@@ -240,11 +233,10 @@ def load_local(
         report = _with_progress(
             lambda progress: load_local_table(
                 engine, path, system, column_map, version=version, sheet=sheet, encoding=encoding,
-                progress=progress, batch_size=settings.load_batch_size,
+                progress=progress, batch_size=settings.load_batch_size, on_activate=_audit_activation,
             )
         )
     _report(report)
-    _audit_activation(engine, report)
     _requeue(engine, report)
 
 
@@ -343,14 +335,14 @@ def demo() -> None:
     settings = get_settings()
     with _store(migrated=False) as engine:
         migrate(engine)
-        reports = [load_rf2(engine, DEMO / "snomed", language=settings.snomed_language),
-                   load_rrf(engine, DEMO / "rxnorm" / "RxNorm_demo_09022025")]
+        reports = [load_rf2(engine, DEMO / "snomed", language=settings.snomed_language, on_activate=_audit_activation),
+                   load_rrf(engine, DEMO / "rxnorm" / "RxNorm_demo_09022025", on_activate=_audit_activation)]
         for table, system in DEMO_LOCAL_TABLES:
             columns = ColumnMap.from_file(DEMO / "local" / f"{table}.columns.yaml")
-            reports.append(load_local_table(engine, DEMO / "local" / f"{table}.csv", system, columns))
+            reports.append(load_local_table(engine, DEMO / "local" / f"{table}.csv", system, columns,
+                                            on_activate=_audit_activation))
     for report in reports:
         _report(report)
-        _audit_activation(engine, report)
         _requeue(engine, report)
     with engine.begin() as connection:
         demo_keys = [(role, create_key(connection, role, f"demo-{role.value}", "termmap demo")[1]) for role in Role]
@@ -617,19 +609,33 @@ def audit_query_command(
 
 @audit_app.command("verify")
 @_domain_errors
-def audit_verify() -> None:
+def audit_verify(
+    head: Annotated[Optional[str], typer.Option(
+        help="`seq:hash` an earlier verification printed: the chain must still hold that event with that hash "
+             "(catches events removed from the end).")] = None,
+) -> None:
     """Recompute the audit trail's hash chain: exit 0 if intact, 1 naming the first altered or missing link.
 
-    Example: `termmap audit verify`
+    Prints the chain's head (`seq:hash`): keep it outside the database (a ticket, a log) and pass it to the
+    next verification with --head. Example: `termmap audit verify --head 1042:9f86d081884c...`
     """
+    from mappings.audit import parse_head
     from mappings.reports import verify_audit
 
+    try:
+        expected = parse_head(head) if head is not None else None
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
     with _store() as engine, engine.connect() as connection:
-        result = verify_audit(connection)
+        result = verify_audit(connection, expected)
     if result.intact:
-        console.print(f"chain intact: {result.events} events")
+        console.print(f"chain intact: {result.events} events; head {result.head or 'none (no events)'}",
+                      soft_wrap=True)
         return
     event = result.broken
+    if event is None:
+        errors.print(f"chain not as recorded: {result.problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
     errors.print(f"chain broken at event seq {event.seq} ({event.at.isoformat()}, actor {event.actor!r}, "
                  f"action {event.action}): {result.problem}; {result.checked} of {result.events} events "
                  "verified before it", markup=False, soft_wrap=True)
@@ -696,6 +702,47 @@ def hl7_translate(
                 sys.stdout.buffer.write(joined + (b"" if framed else b"\n"))
             table.add_row(path.name, str(len(written) + rejected), str(rejected), *(str(counts[o]) for o in Outcome))
     (console if out is not None else errors).print(table)
+
+
+@app.command()
+@_domain_errors
+def backup(
+    dest: Annotated[Path, typer.Argument(help="The backup file to write (SQLite: a database file; PostgreSQL: a "
+                                              "pg_dump custom-format archive).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+) -> None:
+    """Back up the store while the service keeps running: a consistent copy, checked, with its row counts.
+
+    SQLite: the sqlite3 online backup API, then `PRAGMA integrity_check` on the copy. PostgreSQL:
+    `pg_dump --format=custom` of the store's schema (needs pg_dump of the server's major version).
+    Example: `termmap backup /var/backups/termmap-$(date +%F).db`
+    """
+    from terminology.backup import backup as run_backup
+
+    report = run_backup(get_settings().database_url, dest, force=force)
+    console.print(report.summary(), soft_wrap=True, markup=False)
+    for table, count in report.rows.items():
+        console.print(f"  {table:<22} {count:>12,}")
+
+
+@app.command()
+@_domain_errors
+def restore(
+    src: Annotated[Path, typer.Argument(help="A file written by `termmap backup`.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a store that already holds rows.")] = False,
+) -> None:
+    """Restore a backup into the store named by TERMMAP_DATABASE_URL (stop the service first).
+
+    A store that holds rows is replaced only with --force. PostgreSQL: `pg_restore` in one transaction,
+    into the URL's schema. Run `termmap init` afterwards if the backup is from an older termmap.
+    Example: `TERMMAP_DATABASE_URL=sqlite:///termmap.db termmap restore /var/backups/termmap-2026-01-31.db`
+    """
+    from terminology.backup import restore as run_restore
+
+    report = run_restore(get_settings().database_url, src, force=force)
+    console.print(report.summary(), soft_wrap=True, markup=False)
+    for table, count in report.rows.items():
+        console.print(f"  {table:<22} {count:>12,}")
 
 
 @app.command()

@@ -52,9 +52,26 @@ def _seq(engine, index: int) -> int:
         return connection.execute(select(audit_events.c.seq).order_by(audit_events.c.seq).offset(index).limit(1)).scalar()
 
 
-def test_an_intact_chain_verifies_with_exit_0_and_counts_its_events(cli):
+def test_an_intact_chain_verifies_with_exit_0_and_counts_its_events_and_prints_its_head(cli):
     _keys(cli, 3)
-    assert cli("audit", "verify").output.strip() == "chain intact: 3 events"
+    with cli.engine.connect() as connection:
+        last = connection.execute(select(audit_events.c.seq, audit_events.c.hash)
+                                  .order_by(audit_events.c.seq.desc()).limit(1)).one()
+    assert cli("audit", "verify").output.strip() == f"chain intact: 3 events; head {last.seq}:{last.hash}"
+
+
+def test_events_removed_from_the_end_are_caught_by_verifying_against_the_head_printed_before(cli):
+    _keys(cli, 3)
+    head = cli("audit", "verify").output.split("head ")[1].strip()
+    with cli.engine.begin() as connection:
+        connection.execute(delete(audit_events).where(audit_events.c.seq == int(head.split(":")[0])))
+    assert "chain intact: 2 events" in cli("audit", "verify").output  # the shortened chain is intact by itself
+    output = cli("audit", "verify", "--head", head, code=1).output
+    assert "removed from its end" in output
+    first = _seq(cli.engine, 0)
+    rewritten = cli("audit", "verify", "--head", f"{first}:{'a' * 64}", code=1).output
+    assert f"chain broken at event seq {first} " in rewritten and "earlier verification recorded" in rewritten
+    assert "64 hex digits" in cli("audit", "verify", "--head", "nonsense", code=2).output
 
 
 def test_altering_one_audit_row_in_the_database_makes_verify_exit_1_naming_its_seq_time_actor_and_action(cli):
