@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from alembic import command
@@ -31,12 +32,17 @@ SQLITE_PRAGMAS = (
 )
 
 
+def _without_password(url: str) -> str:
+    """`url` with whatever stands between `user:` and `@` masked (a URL too broken to parse may still hold one)."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
 def create_store_engine(url: str, **kwargs) -> Engine:
     """An engine for `url`, with SQLite pragmas set on every new connection."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigurationError(f"TERMMAP_DATABASE_URL is not a database URL: {url!r}") from exc
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        raise ConfigurationError(f"TERMMAP_DATABASE_URL is not a database URL: {_without_password(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         # A `file:` URI (`sqlite:///file:/path/termmap.db?mode=ro&uri=true`) names no directory to make.

@@ -598,3 +598,19 @@ def test_an_error_that_is_not_a_store_failure_is_not_passed_off_as_one():
 
     assert classify(IntegrityError("INSERT ...", {}, _DriverError("duplicate key", "23505"))) is None
     assert classify(ValueError("a bug")) is None
+
+
+@pytest.mark.parametrize(("message", "sqlstate", "status"), [
+    ("database or disk is full", None, 507), ("server closed the connection unexpectedly", None, 503),
+])
+def test_the_fhir_routes_answer_a_store_failure_with_the_same_status_as_an_operation_outcome(message, sqlstate, status):
+    from sqlalchemy.exc import InterfaceError
+
+    from api.fhir.outcome import _for_exception
+    from api.fhir.versions import R4
+
+    for kind in (OperationalError, InterfaceError):
+        response = _for_exception(R4, kind("SELECT ...", {}, _DriverError(message, sqlstate)))
+        body = orjson.loads(response.body)
+        assert response.status_code == status and body["resourceType"] == "OperationOutcome"
+        assert body["issue"][0]["code"] == "transient" and message in body["issue"][0]["diagnostics"]

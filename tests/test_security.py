@@ -168,3 +168,14 @@ def create_app_over(url: str):
     from api.app import create_app
 
     return create_app(Settings(database_url=url, warm_candidate_index=False))
+
+
+@pytest.mark.parametrize("broken", [f"postgresql+psycopg://ops:{PASSWORD}@db:notaport/termmap",
+                                    f"not a url //ops:{PASSWORD}@db"])
+def test_a_malformed_database_url_is_refused_naming_it_without_its_password(broken, monkeypatch):
+    from terminology.database import create_store_engine
+    from terminology.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="is not a database URL") as refused:
+        create_store_engine(broken)
+    assert PASSWORD not in str(refused.value) and "***" in str(refused.value)

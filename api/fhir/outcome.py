@@ -8,7 +8,8 @@
     415 not-supported         a body that is not JSON (application/fhir+json or application/json)
     422 invalid / business-rule  readable, but not answerable as asked: code without system, both
                               coding and codeableConcept, a parameter given twice, an unknown context
-    503 transient             the store cannot be reached
+    503 transient             the store cannot be reached, is read-only or busy (`api.outages` says which)
+    507 transient             the store is full
     500 exception             a bug (logged with its traceback); never for malformed input
 
 Routes raise `OutcomeError` (an HTTP answer, like starlette's HTTPException) or let domain errors
@@ -24,7 +25,6 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import OperationalError
 
 from terminology.errors import (
     InvalidRequest,
@@ -39,6 +39,7 @@ from terminology.errors import (
     UnknownTargetSystem,
 )
 
+from ..outages import classify
 from .versions import FHIR_JSON, R4, R5, FhirVersion
 
 __all__ = ["OutcomeError", "ISSUE_FOR", "outcome_response", "FhirRoute", "version_of_path", "FhirJsonResponse",
@@ -136,9 +137,9 @@ def _for_exception(version: FhirVersion, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):  # a declared parameter FastAPI refuses: the caller's, not a bug
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
         return outcome_response(version, 400, "invalid", f"invalid request: {problems}")
-    if isinstance(exc, OperationalError):
-        first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        return outcome_response(version, 503, "transient", f"the store is unavailable: {first}")
+    problem = classify(exc)  # the store unreachable, read-only, full or busy: api.outages names which
+    if problem is not None:
+        return outcome_response(version, problem.status, "transient", problem.message)
     logger.exception("unexpected error under %s", version.prefix)
     return outcome_response(version, 500, "exception", f"internal error ({type(exc).__name__}); it has been logged")
 
