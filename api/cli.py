@@ -667,12 +667,14 @@ def hl7_translate(
     """
     import sys
 
+    from mappings.cache import TranslationCache
     from mappings.hl7v2 import Hl7v2Error, Outcome, split_messages, translate_message
 
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     totals = {outcome: 0 for outcome in Outcome}
     table = Table("file", "messages", "rejected", *(o.value for o in Outcome))
+    cache = TranslationCache()  # a file repeats its codes: each decided once, until a decision or release elsewhere
     with _store() as engine:
         for path in files:
             data = path.read_bytes()
@@ -681,11 +683,12 @@ def hl7_translate(
             counts = {outcome: 0 for outcome in Outcome}
             rejected = 0
             for number, raw in enumerate(split_messages(data), 1):
+                cache.refresh(engine)  # what the service's workers do: see decisions made meanwhile
                 try:
                     with engine.begin() as connection:
                         result = translate_message(connection, raw, target_system, local_system=local_system,
                                                    local_systems=get_settings().hl7v2_local_systems,
-                                                   original_first=original_first)
+                                                   original_first=original_first, cache=cache)
                 except Hl7v2Error as exc:
                     rejected += 1
                     errors.print(f"{path.name} message {number}: rejected ({exc.segment}-{exc.field_number}): {exc}",

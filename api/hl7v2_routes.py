@@ -82,6 +82,8 @@ async def translate_hl7v2(
     def observe(result, translated) -> None:
         seen.append((result, translated))
 
+    state.cache.refresh(state.engine)  # decisions and release switches made on other workers, as translate does
+
     def work(connection) -> tuple[int, bytes]:
         seen.clear()  # a retried attempt starts again
         result = translate_message(connection, body, target_system, local_system=local_system,

@@ -247,6 +247,21 @@ def test_the_metrics_count_hl7v2_translations_by_sender(client):
     assert sorted(rows) == [("LABSYS|HOSPITAL", "mapped", 1), ("LABSYS|HOSPITAL", "unmapped", 1)]
 
 
+def test_a_decision_made_by_another_worker_is_seen_by_the_next_message(client):
+    """The decision is written straight into the store, as another worker (or host) would: this worker's cache
+    only learns of it by checking the store's version, as the translate routes do."""
+    from mappings.curated import Decision, Target, record_mapping
+
+    client.app.state.cache.check_every = 0  # check at every request (0.5 s by default)
+    body = message("AL1|1|DA|IBUF^Ibuprofin^L")
+    assert post(client, body).headers["X-Termmap-Unmapped"] == "1"  # now cached as unmapped
+    with client.engine.begin() as connection:
+        record_mapping(connection, source_system=DEMO_LOCAL_SYSTEM, source_code="IBUF", source_text=None,
+                       context="allergy", target_system=SCT, decision=Decision.MAPPED, author="other-worker",
+                       reason="misspelt ibuprofen", origin="api", targets=[Target(SCT, "387207008", "Ibuprofen")])
+    assert segments(post(client, body).content)[1] == "AL1|1|DA|387207008^Ibuprofen^SCT^IBUF^Ibuprofin^L"
+
+
 # --- errors -----------------------------------------------------------------------------------------
 
 def test_broken_msh2_is_rejected_with_an_ack_ar_naming_msh_2(client):
