@@ -56,18 +56,26 @@ _VALIDATED_ASSOCIATIONS = frozenset({"SAME AS", "REPLACED BY"})
 NEGATION_RULESET = "termmap negation rules v1"
 
 
+#: `system|version` of each release seen, by (store URL, release id): a release's system and version never
+#: change once it is written, so this process reads each label once, not once per translation.
+_LABELS: dict[tuple[str, int], str] = {}
+
+
 class _Releases:
-    """Labels of the active releases, read once per translation."""
+    """The active releases (ids read once per transaction) and their labels."""
 
     def __init__(self, connection: Connection) -> None:
         self.ids = active_release_ids(connection)
-        self._labels: dict[str, str] | None = None
         self._connection = connection
 
     def label(self, system: str) -> str | None:
-        if self._labels is None:
-            self._labels = {r.system: r.label for r in list_releases(self._connection) if r.status.value == "active"}
-        return self._labels.get(system)
+        release_id = self.ids.get(system)
+        if release_id is None:
+            return None
+        store = self._connection.engine.url.render_as_string(hide_password=True)
+        if (store, release_id) not in _LABELS:
+            _LABELS.update(((store, r.id), r.label) for r in list_releases(self._connection))
+        return _LABELS.get((store, release_id))
 
     def has(self, system: str) -> bool:
         return system in self.ids
