@@ -54,7 +54,7 @@ from terminology.systems import canonical_system
 from .auth import Permission, Principal, Role, requires
 from .idempotency import run_once
 from .params import MAX_OFFSET, refuse_nul
-from .responses import JsonResponse, error_responses
+from .responses import JsonResponse, error_responses, validation_message
 
 __all__ = ["router", "STATUS_FOR", "PreconditionRequired"]
 
@@ -86,14 +86,6 @@ def _error_body(exc: TermmapError) -> dict[str, Any]:
     return body
 
 
-def _validation_message(exc: RequestValidationError | ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-    return "invalid request: " + "; ".join(problems)
-
-
 class _CurationRoute(APIRoute):
     """Turns the curation errors into JSON with their status (FastAPI routers have no exception handlers)."""
 
@@ -104,7 +96,7 @@ class _CurationRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:  # query parameters: same shape as every other error
-                return JsonResponse({"error": InvalidRequest.__name__, "message": _validation_message(exc)},
+                return JsonResponse({"error": InvalidRequest.__name__, "message": validation_message(exc)},
                                     status_code=422)
             except TermmapError as exc:
                 status = next((s for kind, s in STATUS_FOR.items() if isinstance(exc, kind)), None)
@@ -210,7 +202,7 @@ def _parse(model: type[_Body], body: bytes) -> _Body:
     try:
         parsed = model.model_validate_json(body if body.strip() else b"{}")
     except ValidationError as exc:
-        raise InvalidRequest(_validation_message(exc)) from None
+        raise InvalidRequest(validation_message(exc)) from None
     _refuse_nul_in(parsed.model_dump())
     return parsed
 

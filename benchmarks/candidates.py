@@ -27,9 +27,8 @@ expected concept's designations (their canonical words, `clinical_text.key_words
     other         none of the above (a synonym the release lacks, different naming)
 
 **Speed.** A release-sized store: the generator's RF2 (and RxNorm) files at `--scale` (generated under
-OUT if absent, `python -m benchmarks.generate`) loaded into a fresh migrated SQLite store
-OUT/candidates-store-scale-{scale}.db (reused when present; `translate-store-scale-{scale}.db` of
-`benchmarks.translate`, same files, is reused read-only when that exists and ours does not). In a fresh
+OUT if absent, `python -m benchmarks.generate`) loaded into a fresh migrated SQLite store: the same
+store `benchmarks.translate` uses, OUT/translate-store-scale-{scale}.db, built once and reused. In a fresh
 child process: the index builds (SNOMED CT, RxNorm, RxNorm brands), the RSS the indexes cost (RSS after
 the builds, with the store connection closed, minus RSS before), then p50/p95 per query, target SNOMED CT,
 top 10, over the 874 VistA names (context allergy) and `--sampled` synonyms of the store's SNOMED CT
@@ -62,7 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.generate import DEFAULT_SEED, MANIFEST
+from benchmarks.generate import DEFAULT_SEED
 
 __all__ = ["merge_snapshots", "vista_cases", "evaluate", "classify_miss", "speed", "main"]
 
@@ -280,67 +279,12 @@ def queries_display(connection, code: str) -> str:
 # Speed: a release-sized store
 
 
-def release_folder(out: Path, system: str, scale: float) -> Path:
-    """Shared with benchmarks.load and benchmarks.translate: generated files are made once."""
-    return out / f"{system}-scale-{scale:g}"
-
-
-def ensure_release(out: Path, system: str, scale: float, seed: int) -> Path:
-    folder = release_folder(out, system, scale)
-    manifest = folder / MANIFEST
-    if manifest.exists():
-        found = json.loads(manifest.read_text())
-        if found.get("scale") == scale and found.get("seed") == seed:
-            return folder
-        raise SystemExit(f"{folder} holds scale {found.get('scale')} seed {found.get('seed')}, not {scale:g}")
-    print(f"generating {system} at scale {scale:g} into {folder} ...", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "benchmarks.generate", system, str(folder), "--scale", str(scale),
-                    "--seed", str(seed)], cwd=PROJECT, check=True)
-    return folder
-
-
 def ensure_scale_store(out: Path, scale: float, seed: int) -> tuple[Path, dict]:
-    """A SQLite store with the generated RF2 and RxNorm releases at `scale` (ours, or the translate benchmark's)."""
-    ours = out / f"candidates-store-scale-{scale:g}.db"
-    theirs = out / f"translate-store-scale-{scale:g}.db"
-    for store in (ours, theirs):
-        stamp = store.with_suffix(".json")
-        if store.exists() and stamp.exists():
-            built = json.loads(stamp.read_text())
-            if built.get("scale") == scale and built.get("seed") == seed:
-                return store, {**built, "store": store.name}
-    from loaders.rf2 import load_rf2
-    from loaders.rxnorm_rrf import load_rxnorm
-    from terminology.database import create_store_engine, migrate
+    """A SQLite store with the generated RF2 and RxNorm releases at `scale`: the translate benchmark's, built once."""
+    from benchmarks.translate import ensure_store
 
-    folders = {system: ensure_release(out, system, scale, seed) for system in ("rf2", "rxnorm")}
-    building = ours.with_name(ours.name + ".building")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{building}{suffix}").unlink(missing_ok=True)
-    print(f"building the store {ours} (scale {scale:g}) ...", file=sys.stderr, flush=True)
-    engine = create_store_engine(f"sqlite:///{building}")
-    seconds = {}
-    try:
-        migrate(engine)
-        for system, load in (("rf2", load_rf2), ("rxnorm", load_rxnorm)):
-            started = time.perf_counter()
-            load(engine, folders[system])
-            seconds[system] = round(time.perf_counter() - started, 1)
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            connection.exec_driver_sql("ANALYZE")
-            connection.commit()
-    finally:
-        engine.dispose()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{building}{suffix}").unlink(missing_ok=True)
-    for lock in building.parent.glob(building.name + ".load-*.lock"):
-        lock.unlink(missing_ok=True)
-    building.replace(ours)
-    built = {"scale": scale, "seed": seed, "load_seconds": seconds, "built": _now(),
-             "size_mb": round(ours.stat().st_size / 2**20, 1)}
-    ours.with_suffix(".json").write_text(json.dumps(built, indent=2) + "\n")
-    return ours, {**built, "store": ours.name}
+    store, built = ensure_store(out, scale, seed)
+    return store, {**built, "store": store.name}
 
 
 def _trim() -> None:

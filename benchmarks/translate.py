@@ -62,7 +62,7 @@ from benchmarks.generate import DEFAULT_SEED, MANIFEST
 
 __all__ = ["TARGETS", "SUBJECTS", "WrkResult", "parse_wrk", "run_wrk", "Server", "serve", "batch_items", "main",
            "Measurement", "measure_wrk", "wait_until_idle", "mapped_codes", "translator_key", "translate_body",
-           "write_bodies", "ensure_release", "database_url"]
+           "write_bodies", "ensure_release", "ensure_store", "load_generated", "database_url"]
 
 PROJECT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "translate.lua"
@@ -286,6 +286,21 @@ def ensure_release(out: Path, system: str, scale: float, seed: int) -> Path:
     return folder
 
 
+def load_generated(engine, out: Path, scale: float, seed: int) -> dict[str, float]:
+    """Load the generator's RF2 and RxNorm releases at `scale` (generated if absent) into the migrated store of
+    `engine`; the seconds each load took."""
+    from loaders.rf2 import load_rf2
+    from loaders.rxnorm_rrf import load_rxnorm
+
+    folders = {system: ensure_release(out, system, scale, seed) for system in ("rf2", "rxnorm")}
+    seconds = {}
+    for system, load in (("rf2", load_rf2), ("rxnorm", load_rxnorm)):
+        started = time.perf_counter()
+        load(engine, folders[system])
+        seconds[system] = round(time.perf_counter() - started, 1)
+    return seconds
+
+
 def ensure_store(out: Path, scale: float, seed: int) -> tuple[Path, dict]:
     """A SQLite store holding both releases at `scale`, built once (into a temporary name, then renamed)."""
     store = out / f"translate-store-scale-{scale:g}.db"
@@ -301,11 +316,8 @@ def ensure_store(out: Path, scale: float, seed: int) -> tuple[Path, dict]:
             finally:
                 engine.dispose()
             return store, built
-    folders = {system: ensure_release(out, system, scale, seed) for system in ("rf2", "rxnorm")}
     from sqlalchemy import text
 
-    from loaders.rf2 import load_rf2
-    from loaders.rxnorm_rrf import load_rxnorm
     from terminology.database import create_store_engine, migrate
 
     building = store.with_name(store.name + ".building")
@@ -313,13 +325,9 @@ def ensure_store(out: Path, scale: float, seed: int) -> tuple[Path, dict]:
         Path(f"{building}{suffix}").unlink(missing_ok=True)
     print(f"building the store {store} (scale {scale:g}) ...", file=sys.stderr, flush=True)
     engine = create_store_engine(f"sqlite:///{building}")
-    seconds = {}
     try:
         migrate(engine)
-        for system, load in (("rf2", load_rf2), ("rxnorm", load_rxnorm)):
-            started = time.perf_counter()
-            load(engine, folders[system])
-            seconds[system] = round(time.perf_counter() - started, 1)
+        seconds = load_generated(engine, out, scale, seed)
         with engine.connect() as connection:
             built_schema = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

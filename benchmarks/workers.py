@@ -47,7 +47,7 @@ from benchmarks.translate import (
     _median_of,
     _now,
     _post,
-    ensure_release,
+    load_generated,
     mapped_codes,
     measure_wrk,
     serve,
@@ -106,17 +106,10 @@ def ensure_postgres_store(base: str, scale: float, seed: int, out: Path, rebuild
                        env={**os.environ, "TERMMAP_DATABASE_URL": url}, stdout=subprocess.DEVNULL)
         seconds["demo"] = round(time.perf_counter() - started, 1)
     else:
-        from loaders.rf2 import load_rf2
-        from loaders.rxnorm_rrf import load_rxnorm
-
-        folders = {system: ensure_release(out, system, scale, seed) for system in ("rf2", "rxnorm")}
         engine = create_store_engine(url)
         try:
             migrate(engine)
-            for system, load in (("rf2", load_rf2), ("rxnorm", load_rxnorm)):
-                started = time.perf_counter()
-                load(engine, folders[system])
-                seconds[system] = round(time.perf_counter() - started, 1)
+            seconds = load_generated(engine, out, scale, seed)
             with engine.begin() as connection:
                 connection.execute(text("ANALYZE"))
         finally:

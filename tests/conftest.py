@@ -143,6 +143,11 @@ def demo_store(request, tmp_path) -> Iterator[Engine]:
         engine_iter = request.getfixturevalue("demo_sqlite")
         yield engine_iter
         return
+    yield from postgres_demo_store()
+
+
+def postgres_demo_store() -> Iterator[Engine]:
+    """The demo set loaded into a PostgreSQL schema of this run's own (dropped afterwards), or a skip."""
     for url in _postgres_store_url():
         engine = create_store_engine(url)
         migrate(engine)

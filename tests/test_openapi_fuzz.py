@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import Engine
 
 from api.app import create_app
-from terminology.database import create_store_engine, migrate
-from tests.conftest import _postgres_store_url, api_key, load_demo
+from terminology.database import create_store_engine
+from tests.conftest import api_key, postgres_demo_store
 
 EXAMPLES = int(os.environ.get("TERMMAP_FUZZ_EXAMPLES", "8"))
 #: sqlite (CI: a copy of the demo store) or postgresql (by hand: the demo set loaded into a schema of its own).
@@ -46,12 +46,7 @@ schemathesis.serializer.alias("x-application/hl7-v2+er7", "text/plain")
 
 def _demo_engine(template, tmp_path_factory) -> Iterator[Engine]:
     if STORE == "postgresql":
-        for url in _postgres_store_url():
-            engine = create_store_engine(url)
-            migrate(engine)
-            load_demo(engine)
-            yield engine
-            engine.dispose()
+        yield from postgres_demo_store()
         return
     copy = tmp_path_factory.mktemp("fuzz") / "demo.db"
     shutil.copyfile(template, copy)
