@@ -1,7 +1,7 @@
 """schemathesis over the whole OpenAPI document: no 5xx, and every answer matches what the document declares.
 
 Every operation of `/openapi.json` is called in-process (ASGI) with an admin key on a copy of the demo
-store, with data generated from its declared parameters and bodies, valid and invalid. The checks:
+store, on SQLite and on PostgreSQL, with data generated from its declared parameters and bodies, valid and invalid. The checks:
 no server error, the status code is one the operation declares, the body matches the schema declared
 for that status, and the content type is a declared one. No operation is left out (`/metrics` and the `/ui`
 pages are not in the document), and no check is relaxed for any.
@@ -9,7 +9,7 @@ pages are not in the document), and no check is relaxed for any.
 CI runs a small, derandomized budget (the same examples every run). To hunt for bugs with a larger one:
 
     TERMMAP_FUZZ_EXAMPLES=200 .venv/bin/python -m pytest -q -p no:xdist tests/test_openapi_fuzz.py
-    TERMMAP_FUZZ_STORE=postgresql ...   # the same over PostgreSQL (needs it at TERMMAP_TEST_POSTGRES_URL)
+    TERMMAP_FUZZ_STORE=postgresql ...   # one store only (CI fuzzes over both, SQLite and PostgreSQL)
 """
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ from terminology.database import create_store_engine
 from tests.conftest import api_key, postgres_demo_store
 
 EXAMPLES = int(os.environ.get("TERMMAP_FUZZ_EXAMPLES", "8"))
-#: sqlite (CI: a copy of the demo store) or postgresql (by hand: the demo set loaded into a schema of its own).
-STORE = os.environ.get("TERMMAP_FUZZ_STORE", "sqlite")
+#: Stores to fuzz over: sqlite (a copy of the demo store) and postgresql (the demo set in a schema of its own).
+STORES = os.environ.get("TERMMAP_FUZZ_STORE", "sqlite,postgresql").split(",")
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 #: The document is read from an app that is never started (building one touches no store); the calls go to
 #: `fuzz_app`, the same service over a store of its own.
@@ -44,8 +44,8 @@ schema = schemathesis.openapi.from_dict(create_app().openapi())
 schemathesis.serializer.alias("x-application/hl7-v2+er7", "text/plain")
 
 
-def _demo_engine(template, tmp_path_factory) -> Iterator[Engine]:
-    if STORE == "postgresql":
+def _demo_engine(store: str, template, tmp_path_factory) -> Iterator[Engine]:
+    if store == "postgresql":
         yield from postgres_demo_store()
         return
     copy = tmp_path_factory.mktemp("fuzz") / "demo.db"
@@ -55,10 +55,10 @@ def _demo_engine(template, tmp_path_factory) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(_demo_sqlite_template, tmp_path_factory):
+@pytest.fixture(scope="module", params=STORES)
+def fuzz_app(request, _demo_sqlite_template, tmp_path_factory):
     """The app over its own copy of the demo store (the fuzzing writes to it), and an admin key's headers."""
-    for engine in _demo_engine(_demo_sqlite_template, tmp_path_factory):
+    for engine in _demo_engine(request.param, _demo_sqlite_template, tmp_path_factory):
         app = create_app(engine=engine)
         yield app, {"Authorization": f"Bearer {api_key(engine, 'admin', 'fuzz')}"}
         # schemathesis started the app's lifespan on the first call and keeps it; end it before the store goes.
