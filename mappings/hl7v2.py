@@ -63,14 +63,16 @@ empty/ASCII -> ASCII, falling back to UTF-8 then latin-1 when the bytes are not 
 every untouched byte re-encodes to itself). A target display with characters the message's
 encoding cannot hold gets `?` in their place.
 
-The caller owns the transaction: review-queue counts are written on `connection`.
+The caller owns the transaction: review-queue counts are written on `connection`. A message's fields
+are translated in the review queue's lock order (`mappings.engine.queue_order`), not the message's,
+so that two messages sharing codes in opposite orders wait for each other instead of deadlocking.
 """
 from __future__ import annotations
 
 import enum
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import hl7
@@ -81,7 +83,7 @@ from terminology.errors import InvalidRequest
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system
 
 from .cache import TranslationCache
-from .engine import translate
+from .engine import queue_order, translate
 from .translation import Context, Match, SourceCoding, Status, TranslateRequest, Translation
 
 __all__ = [
@@ -208,9 +210,13 @@ def translate_message(
 
     job = _Job(connection, parsed, codec, target_system, canonical_system(target_system), local, sender,
                original_first, flag, cache, observe, Hl7v2Result(b"", control_id=control_id))
+    # Every field is translated first, in the review queue's lock order (so that two messages sharing codes
+    # never deadlock on their review entries); then the message is rewritten in its own order.
+    planned = [job.plan(segment) for segment in segments]
+    job.translate_all(p for p in planned if p is not None and p.request is not None)
     out: list[str] = []
     for index, segment in enumerate(segments):
-        segment, added = job.segment(segment)
+        segment, added = job.finish(segment, planned[index])
         out.append(segment)
         if index < len(separators):
             out.append(separators[index])
@@ -287,6 +293,20 @@ def _first_component(value: str, parsed: hl7.Message) -> str:
 
 
 @dataclass
+class _Field:
+    """One segment's coded field: the segment's fields, where the field is, and what to translate it with."""
+
+    fields: list[str]  # the segment split on the field separator
+    number: int  # which field (e.g. 3 for AL1-3)
+    repetitions: list[str]  # the field split on the repetition separator (the first is translated)
+    label: str  # e.g. `AL1-3`
+    components: list[str]  # the first repetition split on the component separator
+    request: TranslateRequest | None  # None: nothing to translate, for `outcome`'s reason
+    outcome: Outcome | None = None  # SKIPPED or ALREADY_CODED when there is no request
+    answer: Translation | None = None
+
+
+@dataclass
 class _Job:
     connection: Connection
     parsed: hl7.Message
@@ -302,52 +322,64 @@ class _Job:
     result: Hl7v2Result
     notes: int = 0
 
-    def segment(self, segment: str) -> tuple[str, list[str]]:
-        """`segment` with its coded field rewritten where validated, and the segments to add after it."""
+    def plan(self, segment: str) -> _Field | None:
+        """The coded field of `segment` and the request that translates it, or None for a segment not read."""
         name = segment[:3]
         where = FIELDS.get(name)
         if where is None:
-            return segment, []
-        fs = self.parsed.separators[1]
-        fields = segment.split(fs)
+            return None
+        fields = segment.split(self.parsed.separators[1])
         number, context = where
         if len(fields) <= number or not fields[number]:
-            self.result.counts[Outcome.SKIPPED] += 1
-            return segment, []
-        rep = self.parsed.separators[2]
-        repetitions = fields[number].split(rep)
-        category = self._category(fields[number - 1]) if context is Context.ALLERGY else None
-        new_first, note = self.field(repetitions[0], f"{name}-{number}", context, category)
-        if new_first is not None:
-            repetitions[0] = new_first
-            fields[number] = rep.join(repetitions)
-            segment = fs.join(fields)
-        return segment, [note] if note else []
-
-    def field(self, value: str, label: str, context: Context,
-              category: str | None = None) -> tuple[str | None, str | None]:
-        """(the field's new text or None to keep it, a segment to add or None)."""
-        cs = self.parsed.separators[3]
-        components = value.split(cs)
-        ident, text, name = (components + ["", "", ""])[:3]
+            return _Field(fields, number, [], f"{name}-{number}", [], None, Outcome.SKIPPED)
+        repetitions = fields[number].split(self.parsed.separators[2])
+        label = f"{name}-{number}"
+        components = repetitions[0].split(self.parsed.separators[3])
+        ident, text, system_name = (components + ["", "", ""])[:3]
         alternate = (components[3:6] + ["", "", ""])[:3]
         code, words = self._unescape(ident).strip(), self._unescape(text).strip()
         if not code and not words:
-            self.result.counts[Outcome.SKIPPED] += 1
-            return None, None
-        system = self._system(name)
+            return _Field(fields, number, repetitions, label, components, None, Outcome.SKIPPED)
+        system = self._system(system_name)
         alt_system = self._system(alternate[2]) if any(alternate) else None
         if (system and canonical_system(system) == self.target) or (alt_system and canonical_system(alt_system) == self.target):
-            self.result.counts[Outcome.ALREADY_CODED] += 1
-            return None, None
+            return _Field(fields, number, repetitions, label, components, None, Outcome.ALREADY_CODED)
         source = SourceCoding(system, code or None, words or None)
         alt_code = self._unescape(alternate[0]).strip()
         if (system or "").startswith(_FOREIGN) and alt_code and alt_system and not alt_system.startswith(_FOREIGN):
             source = SourceCoding(alt_system, alt_code, self._unescape(alternate[1]).strip() or words or None)
+        category = self._category(fields[number - 1]) if context is Context.ALLERGY else None
         request = TranslateRequest(source, None, self.target_system, context, self.sender, category)
-        answer = translate(self.connection, request, cache=self.cache)
-        if self.observe is not None:
-            self.observe(answer, request)
+        return _Field(fields, number, repetitions, label, components, request)
+
+    def translate_all(self, planned: Iterable[_Field]) -> None:
+        """Translate each planned field, in the review queue's lock order (`mappings.engine.queue_order`)."""
+        for one in sorted(planned, key=lambda p: queue_order(p.request)):
+            one.answer = translate(self.connection, one.request, cache=self.cache)
+            if self.observe is not None:
+                self.observe(one.answer, one.request)
+
+    def finish(self, segment: str, planned: _Field | None) -> tuple[str, list[str]]:
+        """`segment` with its coded field rewritten where validated, and the segments to add after it."""
+        if planned is None:
+            return segment, []
+        if planned.answer is None:  # nothing to translate: skipped or already coded
+            self.result.counts[planned.outcome] += 1
+            return segment, []
+        new_first, note = self.field(planned)
+        if new_first is not None:
+            fs, rep = self.parsed.separators[1], self.parsed.separators[2]
+            planned.repetitions[0] = new_first
+            planned.fields[planned.number] = rep.join(planned.repetitions)
+            segment = fs.join(planned.fields)
+        return segment, [note] if note else []
+
+    def field(self, planned: _Field) -> tuple[str | None, str | None]:
+        """(the field's new text or None to keep it, a segment to add or None), from its answer."""
+        cs = self.parsed.separators[3]
+        components, label, answer = planned.components, planned.label, planned.answer
+        ident, text, name = (components + ["", "", ""])[:3]
+        alternate = (components[3:6] + ["", "", ""])[:3]
         review = answer.review.id if answer.review is not None else ""
         if review:
             self.result.review_entries.append(review)
