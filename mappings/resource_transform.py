@@ -35,7 +35,9 @@ Decisions a clinician would check:
   left as it is.
 
 The caller owns the transaction: review-queue counts are written on `connection` and roll
-back with it.
+back with it. The whole document is checked before anything is translated, and its concepts are
+translated in the review queue's lock order (`mappings.engine.queue_order`), then written back in
+document order: two documents sharing codes in opposite orders do not deadlock.
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ from terminology.errors import InvalidRequest, UnknownTargetSystem
 from terminology.releases import active_release_ids
 from terminology.systems import NDC, RXNORM, SNOMED, TERMMAP, canonical_system
 
-from .engine import translate
+from .engine import queue_order, translate
 from .translation import (
     Context,
     Match,
@@ -157,7 +159,9 @@ def transform(
     if RXNORM in loaded:
         loaded.add(NDC)
     job = _Job(connection, target_system, target, sender, frozenset(loaded), observe, TransformReport())
-    job.document(document, "", 0)
+    job.document(document, "", 0)  # finds and checks every concept, translating none yet
+    job.translate_all()
+    job.apply()
     logger.debug("transform: %d resources, %s", job.report.resources,
                 ", ".join(f"{o.value} {n}" for o, n in job.report.counts.items()))
     return job.report
@@ -183,6 +187,17 @@ def _text(value: Any) -> bool:
 
 
 @dataclass
+class _Concept:
+    """One CodeableConcept found in a document: its checked codings and the request that translates it."""
+
+    concept: dict[str, Any]
+    codings: list[dict[str, Any]]
+    request: TranslateRequest | None  # None: nothing to translate, for `outcome`'s reason
+    outcome: Outcome | None = None  # ALREADY_CODED or SKIPPED when there is no request
+    answer: Translation | None = None
+
+
+@dataclass
 class _Job:
     connection: Connection
     target_system: str
@@ -191,6 +206,8 @@ class _Job:
     loaded: frozenset[str]
     observe: Callable[[Translation, Context], None] | None
     report: TransformReport
+    #: (resource, its path, its concepts and its contained resources'), in document order
+    planned: list[tuple[dict[str, Any], str, list[_Concept]]] = field(default_factory=list)
 
     def document(self, document: dict[str, Any], path: str, depth: int) -> None:
         if document.get("resourceType") == "Bundle":
@@ -218,12 +235,9 @@ class _Job:
             self.document(resource, f"{where}.resource", depth + 1)
 
     def resource(self, resource: dict[str, Any], path: str) -> None:
-        """Translate the resource's concepts (and its contained resources'); tag it once if any is not mapped."""
+        """Plan the resource's concepts (and its contained resources'): what each will be translated with."""
         self.report.resources += 1
-        needs_review = False
-        for concept, where, context in self._concepts(resource, path):
-            outcome = self.concept(concept, where, context)
-            needs_review |= outcome in (Outcome.UNVALIDATED, Outcome.UNMAPPED)
+        planned = [self.plan(concept, where, context) for concept, where, context in self._concepts(resource, path)]
         contained = resource.get("contained")
         if contained is not None:
             if not isinstance(contained, list):
@@ -234,37 +248,53 @@ class _Job:
                     raise InvalidRequest(f"{where}: a contained resource must be a JSON object")
                 if inner.get("resourceType") not in SUPPORTED_TYPES:
                     continue
-                for concept, at, context in self._concepts(inner, where):
-                    outcome = self.concept(concept, at, context)
-                    needs_review |= outcome in (Outcome.UNVALIDATED, Outcome.UNMAPPED)
-        if needs_review:
-            _add_tag(resource, path)
+                planned.extend(self.plan(concept, at, context) for concept, at, context in self._concepts(inner, where))
+        self.planned.append((resource, path, planned))
 
     def _concepts(self, resource: dict[str, Any], path: str) -> Iterator[tuple[dict[str, Any], str, Context]]:
         for steps, context in _CONCEPTS[resource["resourceType"]]:
             for concept, where in _follow(resource, steps, path):
                 yield concept, where, context
 
-    def concept(self, concept: dict[str, Any], path: str, context: Context) -> Outcome:
-        """Translate one CodeableConcept and append what the answer allows."""
+    def plan(self, concept: dict[str, Any], path: str, context: Context) -> _Concept:
+        """One CodeableConcept, checked, with the request that will translate it (or why there is none)."""
         codings = _check_concept(concept, path)
         if any(_text(c.get("code")) and _text(c.get("system")) and canonical_system(c["system"]) == self.target
                for c in codings):
-            self.report.count(Outcome.ALREADY_CODED)
-            return Outcome.ALREADY_CODED
+            return _Concept(concept, codings, None, Outcome.ALREADY_CODED)
         source = choose_source(concept, self.loaded)
         text = concept.get("text")
         if source is None:
             displays = [c for c in codings if _text(c.get("display"))]
             source = SourceCoding(displays[0].get("system"), None, displays[0]["display"]) if displays else None
         if source is None and not _text(text):
-            self.report.count(Outcome.SKIPPED)
-            return Outcome.SKIPPED
+            return _Concept(concept, codings, None, Outcome.SKIPPED)
         request = TranslateRequest(source or SourceCoding(), text, self.target_system, context, self.sender)
-        result = translate(self.connection, request)
-        if self.observe is not None:
-            self.observe(result, context)
+        return _Concept(concept, codings, request)
 
+    def translate_all(self) -> None:
+        """Translate every planned concept in the review queue's lock order (`mappings.engine.queue_order`), so
+        that two documents sharing codes in opposite orders wait for each other instead of deadlocking."""
+        requested = [one for _, _, planned in self.planned for one in planned if one.request is not None]
+        for one in sorted(requested, key=lambda p: queue_order(p.request)):
+            one.answer = translate(self.connection, one.request)
+            if self.observe is not None:
+                self.observe(one.answer, one.request.context)
+
+    def apply(self) -> None:
+        """Append what each answer allows, in document order; tag a resource once if any concept is not mapped."""
+        for resource, path, planned in self.planned:
+            outcomes = [self.concept(one) for one in planned]
+            if any(outcome in (Outcome.UNVALIDATED, Outcome.UNMAPPED) for outcome in outcomes):
+                _add_tag(resource, path)
+
+    def concept(self, planned: _Concept) -> Outcome:
+        """Append what one CodeableConcept's answer allows; its outcome."""
+        result = planned.answer
+        if result is None:
+            self.report.count(planned.outcome)
+            return planned.outcome
+        concept, codings = planned.concept, planned.codings
         present = {(canonical_system(c.get("system") or ""), c.get("code")) for c in codings}
         appended = [m for m in result.matches if (m.system, m.code) not in present]
         if appended:

@@ -273,9 +273,11 @@ def test_two_messages_sharing_codes_in_opposite_orders_do_not_deadlock(demo_stor
     barrier = threading.Barrier(2)
     failures: list[BaseException] = []
 
-    def pause_once(answer, request, seen=set()):
-        if threading.get_ident() not in seen:
-            seen.add(threading.get_ident())
+    paused: set[int] = set()
+
+    def pause_once(answer, request):
+        if threading.get_ident() not in paused:
+            paused.add(threading.get_ident())
             try:
                 barrier.wait(timeout=2)  # the other transaction cannot get here while it waits for our lock
             except threading.BrokenBarrierError:
