@@ -265,42 +265,17 @@ def test_a_decision_made_by_another_worker_is_seen_by_the_next_message(client):
 def test_two_messages_sharing_codes_in_opposite_orders_do_not_deadlock(demo_store):
     """Each message translates its fields in the review queue's lock order, whatever their order in the message:
     the second transaction waits for the first instead of both waiting for each other (PostgreSQL would end
-    one as a deadlock victim). Each pauses after its first field, which would interleave them otherwise."""
-    import threading
+    one as a deadlock victim)."""
+    from tests.support.interleaving import in_opposite_orders
 
     if demo_store.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: it cannot deadlock on row locks")
-    barrier = threading.Barrier(2)
-    failures: list[BaseException] = []
 
-    paused: set[int] = set()
-
-    def pause_once(answer, request):
-        if threading.get_ident() not in paused:
-            paused.add(threading.get_ident())
-            try:
-                barrier.wait(timeout=2)  # the other transaction cannot get here while it waits for our lock
-            except threading.BrokenBarrierError:
-                pass
-
-    def send(codes: list[str]) -> None:
+    def send(connection, codes, observe):
         body = message(*(f"AL1|{n}|DA|{code}^Unknown {code}^L" for n, code in enumerate(codes, 1)))
-        try:
-            with demo_store.begin() as connection:
-                translate_message(connection, body, SCT, local_system=DEMO_LOCAL_SYSTEM, observe=pause_once)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            failures.append(exc)
+        translate_message(connection, body, SCT, local_system=DEMO_LOCAL_SYSTEM, observe=observe)
 
-    threads = [threading.Thread(target=send, args=(codes,)) for codes in (["DLA", "DLB"], ["DLB", "DLA"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert failures == []
-    with demo_store.connect() as connection:
-        counted = dict(connection.execute(select(review_entries.c.source_code, review_entries.c.occurrences)
-                                          .where(review_entries.c.source_code.in_(["DLA", "DLB"]))).all())
-    assert counted == {"DLA": 2, "DLB": 2}
+    assert in_opposite_orders(demo_store, send) == ([], {"DLA": 2, "DLB": 2})
 
 
 # --- errors -----------------------------------------------------------------------------------------

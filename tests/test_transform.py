@@ -494,47 +494,17 @@ def test_a_bundle_with_nothing_to_translate_comes_back_unchanged(client):
 def test_two_bundles_sharing_codes_in_opposite_orders_do_not_deadlock(demo_store):
     """A document's concepts are translated in the review queue's lock order, whatever their order in it: the
     second transaction waits for the first instead of both waiting for each other (PostgreSQL would end one
-    as a deadlock victim). Each pauses after its first concept, which would interleave them otherwise."""
-    import threading
-
-    from sqlalchemy import select
-
+    as a deadlock victim)."""
     from mappings.resource_transform import transform
-    from mappings.tables import review_entries
+    from tests.support.interleaving import in_opposite_orders
 
     if demo_store.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: it cannot deadlock on row locks")
-    barrier = threading.Barrier(2)
-    failures: list[BaseException] = []
-    paused: set[int] = set()
 
-    def pause_once(answer, context):
-        if threading.get_ident() not in paused:
-            paused.add(threading.get_ident())
-            try:
-                barrier.wait(timeout=2)  # the other transaction cannot get here while it waits for our lock
-            except threading.BrokenBarrierError:
-                pass
-
-    def bundle(codes: list[str]) -> dict:
-        return {"resourceType": "Bundle", "type": "collection", "entry": [
+    def send(connection, codes, observe):
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
             {"resource": {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/1"},
                           "code": {"coding": [{"system": DEMO_LOCAL_SYSTEM, "code": code}]}}} for code in codes]}
+        transform(connection, bundle, SNOMED, "deadlock-test", observe=observe)
 
-    def send(codes: list[str]) -> None:
-        try:
-            with demo_store.begin() as connection:
-                transform(connection, bundle(codes), SNOMED, "deadlock-test", observe=pause_once)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=send, args=(codes,)) for codes in (["DLA", "DLB"], ["DLB", "DLA"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert failures == []
-    with demo_store.connect() as connection:
-        counted = dict(connection.execute(select(review_entries.c.source_code, review_entries.c.occurrences)
-                                          .where(review_entries.c.source_code.in_(["DLA", "DLB"]))).all())
-    assert counted == {"DLA": 2, "DLB": 2}
+    assert in_opposite_orders(demo_store, send) == ([], {"DLA": 2, "DLB": 2})
