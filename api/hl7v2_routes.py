@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timezone
+from functools import partial
 from typing import Annotated, Literal
 
 import orjson
@@ -77,15 +78,15 @@ async def translate_hl7v2(
     state = request.app.state
     metrics = state.metrics
 
-    seen: list = []  # (answer, request) of the attempt that commits: counted only then
+    counts = metrics.pending()
 
     def observe(result, translated) -> None:
-        seen.append((result, translated))
+        counts.count(result, translated.context.value, source_system=translated.source.system,
+                     sender=translated.sender)
 
     state.cache.refresh(state.engine)  # decisions and release switches made on other workers, as translate does
 
     def work(connection) -> tuple[int, bytes]:
-        seen.clear()  # a retried attempt starts again
         result = translate_message(connection, body, target_system, local_system=local_system,
                                    local_systems=state.settings.hl7v2_local_systems, original_first=original_first,
                                    flag=flag, cache=state.cache, observe=observe)
@@ -98,17 +99,14 @@ async def translate_hl7v2(
     key = request.headers.get("idempotency-key")
     try:
         with metrics.time("hl7v2"):
-            status, payload, replayed = await run_in_threadpool(run_once, state.engine, key, ROUTE, keyed, work)
+            status, payload, replayed = await run_in_threadpool(
+                partial(run_once, state.engine, key, ROUTE, keyed, work, counts=counts))
     except Hl7v2Error as exc:
         return Response(ack_for(exc), status_code=400, media_type=ER7)
     envelope = orjson.loads(payload)
     headers = {name: str(value) for name, value in envelope["headers"].items()}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    else:
-        for result, translated in seen:
-            metrics.count(result, translated.context.value, source_system=translated.source.system,
-                          sender=translated.sender)
     return Response(base64.b64decode(envelope["message"]), status_code=status, media_type=ER7, headers=headers)
 
 

@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from mappings.tables import idempotent_requests
 from terminology.errors import InvalidRequest
 
+from .metrics import PendingCounts
+
 __all__ = ["IdempotencyConflict", "find_stored", "store_response", "body_digest", "run_once", "ATTEMPTS"]
 
 logger = logging.getLogger(__name__)
@@ -65,18 +67,26 @@ def store_response(connection: Connection, key: str, route: str, digest: str, st
 
 
 def run_once(
-    engine: Engine, key: str | None, route: str, body: bytes, work: Callable[[Connection], tuple[int, bytes]]
+    engine: Engine, key: str | None, route: str, body: bytes, work: Callable[[Connection], tuple[int, bytes]],
+    *, counts: PendingCounts | None = None,
 ) -> tuple[int, bytes, bool]:
     """Run `work` in one transaction, once per (key, route): returns (status, body, replayed).
 
     Without a key it simply runs. With one, a stored answer is returned instead of running again;
     the same key with another body raises `IdempotencyConflict`. If a concurrent request with the
     same key commits first, its answer is the answer (this one's work is rolled back).
+    `counts`, where `work` counts its translations: cleared before each attempt and committed
+    after the attempt that committed (not for a replayed answer).
     """
     digest = body_digest(body) if key else ""
     for attempt in range(1, ATTEMPTS + 1):
+        if counts is not None:
+            counts.clear()
         try:
-            return _attempt(engine, key, route, digest, work)
+            status, payload, replayed = _attempt(engine, key, route, digest, work)
+            if counts is not None and not replayed:
+                counts.commit()
+            return status, payload, replayed
         except DBAPIError as exc:
             if attempt == ATTEMPTS or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE_STATES:
                 raise

@@ -64,6 +64,10 @@ class Metrics:
             child = self._timed[route] = self.latency.labels(route)
         return child
 
+    def pending(self) -> PendingCounts:
+        """Counts held for a transaction: made only once it commits (see `PendingCounts`)."""
+        return PendingCounts(self)
+
     def count(self, result: Translation, context: str, *, source_system: str | None = None,
               sender: str | None = None) -> None:
         """Count one answered translation: the Prometheus counter and the coverage counts (by source system, sender)."""
@@ -74,3 +78,27 @@ class Metrics:
             counter = self._counted[labels] = self.translations.labels(*labels)
         counter.inc()
         self.usage.count(result, context, source_system=source_system, sender=sender)
+
+
+class PendingCounts:
+    """Translations answered inside a transaction, counted (`Metrics.count`) only once it has committed.
+
+    `api.idempotency.run_once` drives it: `clear()` before each attempt (a deadlock victim's attempt
+    counts nothing), `commit()` after the one that committed, unless the answer was replayed.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._held: list[tuple[Translation, str, str | None, str | None]] = []
+
+    def count(self, result: Translation, context: str, *, source_system: str | None = None,
+              sender: str | None = None) -> None:
+        self._held.append((result, context, source_system, sender))
+
+    def clear(self) -> None:
+        self._held.clear()
+
+    def commit(self) -> None:
+        for result, context, source_system, sender in self._held:
+            self._metrics.count(result, context, source_system=source_system, sender=sender)
+        self._held.clear()

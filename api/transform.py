@@ -36,6 +36,7 @@ from terminology.errors import InvalidRequest, UnknownTargetSystem
 from .auth import Permission, requires
 from .idempotency import IdempotencyConflict
 from .params import refuse_nul
+from .responses import validation_message
 from .translate_routes import _idempotent
 
 __all__ = ["router", "parse_fhir_json", "dump_fhir_json", "COUNT_HEADERS"]
@@ -54,9 +55,7 @@ class _TransformRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                                     for e in exc.errors())
-                return _outcome(422, "required", f"invalid request: {problems}")
+                return _outcome(422, "required", validation_message(exc))
             except InvalidRequest as exc:  # a parameter the router's guards refuse (a NUL in the query)
                 return _outcome(422, "invalid", str(exc))
 
@@ -128,18 +127,13 @@ async def transform_resource(
         return _outcome(422, code, str(exc))
     metrics = request.app.state.metrics
 
-    seen: list = []  # (answer, context) of the attempt that commits: counted only then
+    counts = metrics.pending()
 
     def observe(result, context) -> None:
-        seen.append((result, context))
-
-    def counted() -> None:
-        for result, context in seen:
-            system = (result.original.get("source") or {}).get("system")
-            metrics.count(result, context.value, source_system=system, sender=sender)
+        system = (result.original.get("source") or {}).get("system")
+        counts.count(result, context.value, source_system=system, sender=sender)
 
     def work(connection) -> tuple[int, orjson.Fragment]:
-        seen.clear()  # a retried attempt starts again
         report = transform(connection, document, target_system, sender, observe=observe)
         headers = {name: report.counts[outcome] for name, outcome in COUNT_HEADERS.items()}
         return 200, orjson.Fragment(b'{"headers":' + orjson.dumps(headers) + _SPLIT + dump_fhir_json(document) + b"}")
@@ -148,7 +142,7 @@ async def transform_resource(
     keyed = orjson.dumps({"target_system": target_system, "sender": sender}) + b"\n" + body
     try:
         with metrics.latency.labels("transform").time():
-            stored = await run_in_threadpool(_idempotent, request, ROUTE, keyed, work, counted)
+            stored = await run_in_threadpool(_idempotent, request, ROUTE, keyed, work, counts)
     except UnknownTargetSystem as exc:
         return _outcome(404, "not-found", str(exc))
     except IdempotencyConflict as exc:

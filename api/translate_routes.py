@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mappings.engine import answer_from_cache, queue_order, translate
-from mappings.translation import TranslateRequest, Translation
+from mappings.translation import TranslateRequest
 from terminology.errors import TermmapError
 
 from .auth import Permission, bearer_key, requires
 from .idempotency import run_once
+from .metrics import PendingCounts
 from .responses import JsonResponse
 from .wire import (
     BATCH_SCHEMA,
@@ -39,17 +40,15 @@ _RESPONSES = {
 
 
 def _idempotent(request: Request, route: str, body: bytes, work: Callable,
-                committed: Callable | None = None) -> Response:
-    """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction; then
-    `committed()` if the work was done now (not replayed) and its transaction committed."""
+                counts: PendingCounts | None = None) -> Response:
+    """Run `work(connection) -> (status, payload)` once per Idempotency-Key, in one transaction; what it
+    put in `counts` is counted once that transaction has committed (`run_once`)."""
     def encoded(connection):
         status, result = work(connection)
         return status, orjson.dumps(result)
 
     key = request.headers.get("idempotency-key")
-    status, payload, replayed = run_once(request.app.state.engine, key, route, body, encoded)
-    if committed is not None and not replayed:
-        committed()
+    status, payload, replayed = run_once(request.app.state.engine, key, route, body, encoded, counts=counts)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
@@ -73,19 +72,14 @@ async def translate_one(request: Request) -> Response:
             if answer is not None:  # validated and cached: no store access, no hop to a worker thread
                 return Response(answer, media_type="application/json")
 
-        answered: list[Translation] = []
+        counts = metrics.pending()
 
-        def work(connection):  # may run more than once (run_once retries a deadlock victim): count when committed
+        def work(connection):
             result = translate(connection, parsed, cache=cache)
-            answered[:] = [result]
+            counts.count(result, parsed.context.value, source_system=parsed.source.system, sender=parsed.sender)
             return 200, translation_json(result)
 
-        def count() -> None:
-            for result in answered:
-                metrics.count(result, parsed.context.value, source_system=parsed.source.system,
-                              sender=parsed.sender)
-
-        return await _run(request, "/v1/translate", body, work, count)
+        return await _run(request, "/v1/translate", body, work, counts)
 
 
 @router.post("/v1/translate/batch", openapi_extra={"requestBody": BATCH_SCHEMA}, responses=_RESPONSES)
@@ -105,7 +99,7 @@ async def translate_batch(request: Request) -> Response:
     metrics, cache = request.app.state.metrics, request.app.state.cache
     cache.refresh(request.app.state.engine)
 
-    answered: list[tuple[Translation, TranslateRequest]] = []
+    counts = metrics.pending()
 
     def failed(index: int, exc: TermmapError) -> dict:
         return {"error": {"index": index, "type": type(exc).__name__, "message": str(exc)}}
@@ -121,23 +115,18 @@ async def translate_batch(request: Request) -> Response:
         # In the review queue's lock order, so that concurrent batches sharing entries never deadlock;
         # the answers go back in the items' order.
         decoded.sort(key=lambda pair: queue_order(pair[1]))
-        answered.clear()  # a retried attempt starts again
         for index, item in decoded:
             try:
                 result = translate(connection, item, cache=cache)  # raises before writing: a bad item fails alone
             except TermmapError as exc:
                 answers[index] = failed(index, exc)
                 continue
-            answered.append((result, item))
+            counts.count(result, item.context.value, source_system=item.source.system, sender=item.sender)
             answers[index] = translation_json(result)
         return 200, {"items": answers}
 
-    def count() -> None:
-        for result, item in answered:
-            metrics.count(result, item.context.value, source_system=item.source.system, sender=item.sender)
-
     with metrics.latency.labels("translate_batch").time():
-        return await _run(request, "/v1/translate/batch", body, work, count)
+        return await _run(request, "/v1/translate/batch", body, work, counts)
 
 
 def cached_answer(state, parsed: TranslateRequest) -> bytes | None:
@@ -213,6 +202,7 @@ class CachedTranslateLane:
             return None
 
 
-async def _run(request: Request, route: str, body: bytes, work: Callable, committed: Callable | None = None) -> Response:
-    return await run_in_threadpool(_idempotent, request, route, body, work, committed)
+async def _run(request: Request, route: str, body: bytes, work: Callable,
+               counts: PendingCounts | None = None) -> Response:
+    return await run_in_threadpool(_idempotent, request, route, body, work, counts)
 

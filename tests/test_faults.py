@@ -542,23 +542,32 @@ def test_two_batches_that_deadlock_on_review_entries_are_both_answered_and_each_
 
 
 def test_a_transaction_aborted_as_a_deadlock_victim_is_run_again_from_scratch(store):
-    """What the first attempt wrote is rolled back with it: run again, the work counts once."""
+    """What the first attempt wrote is rolled back with it: run again, the work counts once, in the review queue
+    and in the translation counts (held until the attempt that commits; none for a replayed answer)."""
     from api.idempotency import run_once
+    from api.metrics import Metrics
+    from mappings.translation import Status, Translation
 
     class Deadlock(Exception):
         sqlstate = "40P01"
 
     attempts = []
+    metrics = Metrics(store)
+    counts = metrics.pending()
 
     def work(connection):
         attempts.append(1)
         _count(connection, "VICTIM-1")
+        counts.count(Translation(Status.UNMAPPED, {}), "allergy", sender="victim-test")
         if len(attempts) == 1:
             raise OperationalError("UPDATE review_entries ...", {}, Deadlock("deadlock detected"))
         return 200, b"{}"
 
-    assert run_once(store, "victim", "/v1/translate", b"{}", work) == (200, b"{}", False)
+    assert run_once(store, "victim", "/v1/translate", b"{}", work, counts=counts) == (200, b"{}", False)
     assert len(attempts) == 2 and occurrences(store, "VICTIM-") == {"VICTIM-1": 1}
+    assert metrics.usage.pending() == 1
+    assert run_once(store, "victim", "/v1/translate", b"{}", work, counts=counts) == (200, b"{}", True)
+    assert len(attempts) == 2 and metrics.usage.pending() == 1
 
 
 # --- how each store failure is named ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -71,6 +72,7 @@ from terminology.systems import canonical_system
 
 from ..auth import Permission
 from ..idempotency import run_once
+from ..metrics import PendingCounts
 from .codesystem import check_version
 from .maps import (
     CANONICAL_BASE,
@@ -500,11 +502,13 @@ def _inline_maps(call: TranslateCall) -> list[Any]:
     return [m for m in call.inline if m.url and strip_version(m.url) == strip_version(call.url)]
 
 
-def answer_call(request: Request, call: TranslateCall, connection: Connection | None = None) -> Answer:
+def answer_call(request: Request, call: TranslateCall, connection: Connection | None = None,
+                counts: PendingCounts | None = None) -> Answer:
     """Answer one call (runs in a worker thread: it reads and writes the store).
 
     Review-queue counts are written through `connection` when given (the caller's transaction,
-    as for an idempotent request), else in a transaction of its own.
+    as for an idempotent request; the translation is then counted in `counts`, once that commits),
+    else in a transaction of its own (and counted once it has committed).
     """
     inline = _inline_maps(call)
     if inline:
@@ -528,7 +532,7 @@ def answer_call(request: Request, call: TranslateCall, connection: Connection | 
             check_version(writing, coding.system, call.version)
         result = translate(writing, _engine_request(call, coding))
         answer = _from_engine(call, coding, result, writing)
-    metrics = getattr(request.app.state, "metrics", None)
+    metrics = counts if counts is not None else getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.count(result, call.context.value, source_system=coding.system if coding else None,
                       sender=call.sender)
@@ -553,13 +557,16 @@ def add_translate_routes(router: APIRouter, version: FhirVersion) -> None:
             answer = await run_in_threadpool(answer_call, request, call)
             return parameters_response(version, render(version, call, answer))
 
+        counts = request.app.state.metrics.pending()
+
         def work(connection: Connection) -> tuple[int, bytes]:
-            response = parameters_response(version, render(version, call, answer_call(request, call, connection)))
+            response = parameters_response(version, render(version, call,
+                                                           answer_call(request, call, connection, counts)))
             return response.status_code, bytes(response.body)
 
         route = f"/fhir/{version.name}{request.url.path.split(version.name, 1)[-1]}"
         status, payload, replayed = await run_in_threadpool(
-            run_once, request.app.state.engine, key, route, await request.body(), work)
+            partial(run_once, request.app.state.engine, key, route, await request.body(), work, counts=counts))
         return Response(payload, status_code=status, media_type=FHIR_JSON,
                         headers={"Idempotent-Replayed": "true"} if replayed else None)
 
