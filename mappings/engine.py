@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
-from sqlalchemy import Connection
+from sqlalchemy import URL, Connection
 
 from terminology import queries
 from terminology.errors import UnknownTargetSystem
@@ -58,7 +58,7 @@ NEGATION_RULESET = "termmap negation rules v1"
 
 #: `system|version` of each release seen, by (store URL, release id): a release's system and version never
 #: change once it is written, so this process reads each label once, not once per translation.
-_LABELS: dict[tuple[str, int], str] = {}
+_LABELS: dict[tuple[URL, int], str] = {}
 
 
 class _Releases:
@@ -72,7 +72,7 @@ class _Releases:
         release_id = self.ids.get(system)
         if release_id is None:
             return None
-        store = self._connection.engine.url.render_as_string(hide_password=True)
+        store = self._connection.engine.url  # an immutable, hashable URL: no rendering on the hot path
         if (store, release_id) not in _LABELS:
             _LABELS.update(((store, r.id), r.label) for r in list_releases(self._connection))
         return _LABELS.get((store, release_id))
