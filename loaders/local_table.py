@@ -80,6 +80,7 @@ from terminology.model import LoadReport
 from terminology.normalise import normalise_term
 from terminology.releases import ActivationHook, ReleaseLoad, file_checksums, open_release
 from terminology.systems import NDC, RXNORM, SNOMED, canonical_system, is_local
+from terminology.text_files import first_nul
 
 from .progress import NullProgress, Progress
 
@@ -592,13 +593,11 @@ def _refuse_unreadable(reading: _Reading) -> None:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise UnreadableEncoding(reading.path, 1, f"the file starts with a UTF-16 byte-order mark: it is UTF-16 text, "
                                                   f"not {name}; pass encoding='utf-16' (or save it as UTF-8)")
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        line, column = 1 + head.count(b"\n", 0, nul), nul - head.rfind(b"\n", 0, nul)
-        guess = "utf-16-le" if nul % 2 else "utf-16-be"
-        raise UnreadableEncoding(reading.path, line, f"byte {column} of the line is a NUL: UTF-16 text without a "
-                                                     f"byte-order mark, not {name}? pass encoding='{guess}' (or save "
-                                                     "it as UTF-8)")
+    nul = first_nul(head)
+    if nul is not None:
+        raise UnreadableEncoding(reading.path, nul.line, f"byte {nul.column} of the line is a NUL: UTF-16 text without "
+                                                         f"a byte-order mark, not {name}? pass "
+                                                         f"encoding='{nul.likely_encoding}' (or save it as UTF-8)")
 
 
 def _read_text(reading: _Reading, columns: ColumnMap, progress: Progress) -> Iterator[_Row]:

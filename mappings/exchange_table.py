@@ -64,6 +64,7 @@ from terminology.archives import inflation_problem
 from terminology.normalise import normalise_term
 from terminology.releases import active_release_ids, list_releases
 from terminology.systems import canonical_system
+from terminology.text_files import first_nul
 
 from .audit import record_event
 from .curated import CuratedMapping, Decision, Relationship, Target, current_mappings, find_current, record_mapping
@@ -437,12 +438,12 @@ def read_csv(data: bytes, *, encoding: str | None = None) -> Sheet:
     except UnicodeDecodeError as exc:
         return Sheet((), ((1, f"the file starts as UTF-16 but is not: {exc.reason}"),))
     if "\x00" in text:
-        line = 1 + text.count("\n", 0, text.index("\x00"))
         if data.startswith(b"PK\x03\x04"):
             return Sheet((), ((1, "the file is a zip (an XLSX workbook?), not CSV text: import it as xlsx"),))
-        guess = "utf-16-le" if data.find(b"\x00") % 2 else "utf-16-be"
+        line = 1 + text.count("\n", 0, text.index("\x00"))  # of the text: the bytes may be UTF-16 with a BOM
         return Sheet((), ((line, f"the file holds NUL bytes: UTF-16 text without a byte-order mark? give its "
-                                 f"encoding (encoding={guess}) or save it as UTF-8; an XLSX? import it as xlsx"),))
+                                 f"encoding (encoding={first_nul(data).likely_encoding}) or save it as UTF-8; "
+                                 "an XLSX? import it as xlsx"),))
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=lambda d: sum(c.strip().casefold() in COLUMNS for c in first_line.split(d)))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
